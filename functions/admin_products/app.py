@@ -1,0 +1,28 @@
+"""Operators manage the catalog: POST/PUT/GET /v1/admin/products."""
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from kayisu.catalog import service
+from kayisu.catalog.schemas import AdminProduct, AdminProductList, ProductCreate, ProductUpdate
+from kayisu.web import OPERATORS, create_app, json_response, lambda_handler
+from typing import Annotated
+
+app = create_app()
+
+
+@app.post("/v1/admin/products", middlewares=[OPERATORS], summary="Create a product", tags=["admin"])
+def create_product(data: Annotated[ProductCreate, Body()]):  # type: ignore[no-untyped-def]
+    return json_response(service.create_product(data), 201)
+
+
+@app.put("/v1/admin/products/<sku>", middlewares=[OPERATORS], summary="Change a product", tags=["admin"])
+def update_product(sku: str, change: Annotated[ProductUpdate, Body()]) -> AdminProduct:
+    return service.update_product(sku, change)
+
+
+@app.get("/v1/admin/products", middlewares=[OPERATORS], summary="All products, any status", tags=["admin"])
+def list_products() -> AdminProductList:
+    return AdminProductList(items=service.list_all_products())
+
+
+handler = lambda_handler(app)

@@ -1,0 +1,97 @@
+"""Request and response shapes of the catalog (CONTRACT §1 Product, §4 products)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+
+from kayisu.clock import Timestamp
+from kayisu.money import MAX_AMOUNT, MINOR_UNITS
+
+Sku = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="stock keeping unit")]
+Price = Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT, description="minor units (fen for CNY)")]
+MaxPerOrder = Annotated[StrictInt, Field(ge=1, le=100)]
+AlertThreshold = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Description = Annotated[str, Field(max_length=5000)]
+ProductStatus = Literal["active", "inactive"]
+
+
+class StockStatus(StrEnum):
+    IN_STOCK = "in_stock"
+    LOW = "low"
+    OUT_OF_STOCK = "out_of_stock"
+
+
+def _currency(value: str) -> str:
+    if value not in MINOR_UNITS:
+        raise ValueError(f"unknown currency; use one of {', '.join(sorted(MINOR_UNITS))}")
+    return value
+
+
+class ProductCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    sku: Sku
+    name: Name
+    description: Description = ""
+    price: Price
+    currency: str = "CNY"
+    max_per_order: MaxPerOrder = 10
+    alert_threshold: AlertThreshold = 10
+    status: ProductStatus = "active"
+
+    _check_currency = field_validator("currency")(_currency)
+
+
+class ProductUpdate(BaseModel):
+    """PUT body: any of the fields to change; the SKU itself cannot change."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Name | None = None
+    description: Description | None = None
+    price: Price | None = None
+    currency: str | None = None
+    max_per_order: MaxPerOrder | None = None
+    alert_threshold: AlertThreshold | None = None
+    status: ProductStatus | None = None
+
+    @field_validator("currency")
+    @classmethod
+    def _check_currency(cls, value: str | None) -> str | None:
+        return None if value is None else _currency(value)
+
+
+class Product(BaseModel):
+    """What shoppers see."""
+
+    sku: str
+    name: str
+    description: str
+    price: int
+    currency: str
+    available: int
+    stock_status: StockStatus
+    max_per_order: int
+
+
+class AdminProduct(Product):
+    """What operators see: the product with its settings and timestamps."""
+
+    alert_threshold: int
+    status: ProductStatus
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class ProductList(BaseModel):
+    items: list[Product]
+    next_cursor: str | None = None
+
+
+class AdminProductList(BaseModel):
+    items: list[AdminProduct]
+    next_cursor: str | None = None

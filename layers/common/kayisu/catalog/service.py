@@ -1,0 +1,94 @@
+"""Catalog rules: creating and changing products, and what shoppers may see of them."""
+
+from __future__ import annotations
+
+from kayisu.catalog.schemas import (
+    AdminProduct,
+    Product,
+    ProductCreate,
+    ProductUpdate,
+    StockStatus,
+)
+from kayisu.clock import now
+from kayisu.errors import Problem, conflict, not_found
+from kayisu.store import catalog as store
+
+
+def stock_status(available: int, alert_threshold: int) -> StockStatus:
+    if available <= 0:
+        return StockStatus.OUT_OF_STOCK
+    if available <= alert_threshold:
+        return StockStatus.LOW
+    return StockStatus.IN_STOCK
+
+
+def unknown_sku(sku: str) -> Problem:
+    return not_found("UNKNOWN_SKU", f"There is no product with SKU {sku!r}.")
+
+
+def _public(entry: store.ProductWithStock) -> Product:
+    p = entry.product
+    available = entry.stock.available
+    return Product(
+        sku=p.sku,
+        name=p.name,
+        description=p.description,
+        price=int(p.price),
+        currency=p.currency,
+        available=available,
+        stock_status=stock_status(available, int(p.alert_threshold)),
+        max_per_order=int(p.max_per_order),
+    )
+
+
+def _admin(entry: store.ProductWithStock) -> AdminProduct:
+    p = entry.product
+    return AdminProduct(
+        **_public(entry).model_dump(),
+        alert_threshold=int(p.alert_threshold),
+        status=p.status,  # type: ignore[arg-type]
+        created_at=p.created_at,
+        updated_at=p.updated_at,
+    )
+
+
+def list_active_products() -> list[Product]:
+    return [_public(e) for e in store.scan_products() if e.product.status == "active"]
+
+
+def get_active_product(sku: str) -> Product:
+    entry = store.load_product(sku)
+    if entry is None or entry.product.status != "active":
+        raise unknown_sku(sku)
+    return _public(entry)
+
+
+def list_all_products() -> list[AdminProduct]:
+    return [_admin(e) for e in store.scan_products()]
+
+
+def create_product(data: ProductCreate) -> AdminProduct:
+    at = now()
+    item = store.ProductItem(
+        store.product_pk(data.sku),
+        store.PRODUCT_SK,
+        created_at=at,
+        updated_at=at,
+        **data.model_dump(),
+    )
+    try:
+        store.insert_product(item)
+    except store.SkuExists:
+        raise conflict("SKU_EXISTS", f"A product with SKU {data.sku!r} already exists.") from None
+    return _admin(store.ProductWithStock(item, store.StockCounts()))
+
+
+def update_product(sku: str, change: ProductUpdate) -> AdminProduct:
+    entry = store.load_product(sku)
+    if entry is None:
+        raise unknown_sku(sku)
+    for field, value in change.model_dump(exclude_none=True).items():
+        setattr(entry.product, field, value)
+    entry.product.updated_at = now()
+    store.save_product(entry.product)
+    return _admin(entry)

@@ -1,0 +1,38 @@
+"""Settings read once per container from the environment the template sets."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every name here is an environment variable in template.yaml's Globals (upper case)."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    stage: str = "dev"
+    business_time_zone: str = "Asia/Shanghai"
+    catalog_table: str = Field(default="", description="products and their stock shards")
+    orders_table: str = ""
+    cards_table: str = ""
+    partners_table: str = ""
+    idempotency_table: str = ""
+    cards_bucket: str = ""
+    reports_bucket: str = ""
+    alerts_topic_arn: str = ""
+    fulfilment_queue_url: str = ""
+    ingest_queue_url: str = ""
+    kms_key_id: str = ""
+    enable_sandbox_payments: bool = False
+    max_pending_orders_per_email: int = 3
+    max_pending_orders_per_ip: int = 20
+    order_ttl_minutes: int = 15
+    stock_shards: int = Field(default=8, ge=1, le=32)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,145 @@
+"""The catalog table: a product item and its stock shards share one partition.
+
+pk = PRODUCT#{sku}; sk = PRODUCT for the product, STOCK#{nn} for each stock shard. Stock is
+split into shards so that one SKU's reservations spread over several items (DynamoDB gives
+one item about 1,000 writes/s); a product's availability is the sum of its shards, read with
+one Query. See docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from pynamodb.attributes import DiscriminatorAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.exceptions import PutError
+from pynamodb.models import Model
+
+from kayisu.config import get_settings
+
+
+class CatalogItem(Model):
+    class Meta:
+        table_name = get_settings().catalog_table
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = DiscriminatorAttribute()
+
+
+class ProductItem(CatalogItem, discriminator="product"):
+    sku = UnicodeAttribute()
+    name = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
+    price = NumberAttribute()
+    currency = UnicodeAttribute()
+    max_per_order = NumberAttribute()
+    alert_threshold = NumberAttribute()
+    status = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
+class StockShardItem(CatalogItem, discriminator="stock"):
+    """Counters of one shard. Invariant: available + reserved + sold + void = imported."""
+
+    sku = UnicodeAttribute()
+    imported = NumberAttribute(default=0)
+    available = NumberAttribute(default=0)
+    reserved = NumberAttribute(default=0)
+    sold = NumberAttribute(default=0)
+    void = NumberAttribute(default=0)
+    redeemed = NumberAttribute(default=0)
+
+
+def product_pk(sku: str) -> str:
+    return f"PRODUCT#{sku}"
+
+
+PRODUCT_SK = "PRODUCT"
+
+
+def shard_sk(shard: int) -> str:
+    return f"STOCK#{shard:02d}"
+
+
+@dataclass(frozen=True)
+class StockCounts:
+    imported: int = 0
+    available: int = 0
+    reserved: int = 0
+    sold: int = 0
+    void: int = 0
+    redeemed: int = 0
+
+    def __add__(self, other: StockCounts) -> StockCounts:
+        return StockCounts(
+            self.imported + other.imported,
+            self.available + other.available,
+            self.reserved + other.reserved,
+            self.sold + other.sold,
+            self.void + other.void,
+            self.redeemed + other.redeemed,
+        )
+
+    @classmethod
+    def of(cls, shard: StockShardItem) -> StockCounts:
+        return cls(
+            int(shard.imported),
+            int(shard.available),
+            int(shard.reserved),
+            int(shard.sold),
+            int(shard.void),
+            int(shard.redeemed),
+        )
+
+
+@dataclass(frozen=True)
+class ProductWithStock:
+    product: ProductItem
+    stock: StockCounts
+
+
+class SkuExists(Exception):
+    pass
+
+
+def insert_product(item: ProductItem) -> None:
+    """Creates the product; SkuExists if the SKU was ever created."""
+    try:
+        item.save(condition=ProductItem.pk.does_not_exist())
+    except PutError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise SkuExists(item.sku) from exc
+        raise
+
+
+def save_product(item: ProductItem) -> None:
+    """Overwrites an existing product (never creates one that was deleted meanwhile)."""
+    item.save(condition=ProductItem.pk.exists())
+
+
+def load_product(sku: str) -> ProductWithStock | None:
+    """The product and its summed stock, with one strongly consistent Query."""
+    product: ProductItem | None = None
+    stock = StockCounts()
+    for item in CatalogItem.query(product_pk(sku), consistent_read=True):
+        if isinstance(item, ProductItem):
+            product = item
+        elif isinstance(item, StockShardItem):
+            stock = stock + StockCounts.of(item)
+    return ProductWithStock(product, stock) if product is not None else None
+
+
+def scan_products() -> Iterator[ProductWithStock]:
+    """Every product with its stock. A Scan: the catalog table holds only products and their
+    few shards, and nothing here is written per order except shards."""
+    products: dict[str, ProductItem] = {}
+    stock: dict[str, StockCounts] = {}
+    for item in CatalogItem.scan():
+        if isinstance(item, ProductItem):
+            products[item.sku] = item
+        elif isinstance(item, StockShardItem):
+            stock[item.sku] = stock.get(item.sku, StockCounts()) + StockCounts.of(item)
+    for sku in sorted(products):
+        yield ProductWithStock(products[sku], stock.get(sku, StockCounts()))

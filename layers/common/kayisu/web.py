@@ -1,0 +1,149 @@
+"""HTTP plumbing written once: every API function builds its app with `create_app` and exports
+`handler = lambda_handler(app)`.
+
+- problem+json for every error (validation 422, malformed JSON 400, not found 404, auth 401/403,
+  unexpected 500 without internals);
+- `X-Request-Id` on every response (the caller's, if sane, else API Gateway's request id);
+- Powertools Logger with the request id as correlation id, and Metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from kayisu.errors import FieldError, Problem, internal_error, malformed_json, route_not_found
+from kayisu.errors import forbidden, unauthorized, validation_error
+
+PROBLEM_JSON = "application/problem+json"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+logger = Logger()
+metrics = Metrics(namespace="Kayisu")
+# Most API calls publish no custom metric; that is not worth a warning per request.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+
+def problem_response(problem: Problem) -> Response[str]:
+    return Response(
+        status_code=problem.status,
+        content_type=PROBLEM_JSON,
+        body=json.dumps(problem.body(), ensure_ascii=False),
+    )
+
+
+def json_response(body: BaseModel | dict[str, Any], status: int = 200) -> Response[str]:
+    text = body.model_dump_json() if isinstance(body, BaseModel) else json.dumps(body, ensure_ascii=False)
+    return Response(status_code=status, content_type="application/json", body=text)
+
+
+def _field_errors(errors: Iterable[Any]) -> list[FieldError]:
+    # Pydantic echoes the offending input; it could be a card code, so only location and message go out.
+    out = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        out.append(FieldError(field=".".join(loc) or "body", message=str(err.get("msg", "is not valid"))))
+    return out
+
+
+def create_app() -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver(enable_validation=True)
+
+    @app.exception_handler(Problem)
+    def _problem(exc: Problem) -> Response[str]:
+        return problem_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(exc: RequestValidationError) -> Response[str]:
+        errors = list(exc.errors())
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return problem_response(malformed_json())
+        return problem_response(validation_error(_field_errors(errors)))
+
+    @app.not_found
+    def _not_found(_: NotFoundError) -> Response[str]:
+        return problem_response(route_not_found())
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response[str]:
+        logger.exception("unhandled error", extra={"error_type": type(exc).__name__})
+        return problem_response(internal_error())
+
+    return app
+
+
+def request_id(event: dict[str, Any]) -> str:
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    sent = headers.get("x-request-id", "")
+    if sent and _REQUEST_ID.match(sent):
+        return str(sent)
+    return str((event.get("requestContext") or {}).get("requestId", ""))
+
+
+def _as_json(event: dict[str, Any]) -> None:
+    """The API speaks JSON only (CONTRACT §0): a body is parsed as JSON whatever Content-Type a
+    client sent, rather than as a form, which would give baffling validation errors."""
+    headers = event.get("headers")
+    if event.get("body") and isinstance(headers, dict):
+        for key in [k for k in headers if k.lower() == "content-type"]:
+            del headers[key]
+        headers["content-type"] = "application/json"
+
+
+def lambda_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """The one Lambda entry point of an API function."""
+
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        rid = request_id(event)
+        logger.set_correlation_id(rid)
+        _as_json(event)
+        logger.append_keys(route=event.get("routeKey"))
+        result: dict[str, Any] = app.resolve(event, context)
+        result.setdefault("headers", {})["X-Request-Id"] = rid
+        return result
+
+    return handler
+
+
+# --- authorisation: API Gateway's JWT authorizer has checked the token; we check the group.
+
+
+def groups_of(claims: dict[str, Any]) -> set[str]:
+    """`cognito:groups` as API Gateway passes it: HTTP APIs flatten arrays to "[a b]"."""
+    raw = claims.get("cognito:groups")
+    if raw is None:
+        return set()
+    if isinstance(raw, list):
+        return {str(g) for g in raw}
+    return {g for g in re.split(r"[\s,]+", str(raw).strip("[]")) if g}
+
+
+def require_groups(*allowed: str) -> Callable[[APIGatewayHttpResolver, NextMiddleware], Response[Any]]:
+    """A route middleware: 401 without verified claims, 403 FORBIDDEN outside `allowed`."""
+
+    def middleware(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        authorizer = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
+        claims = (authorizer.get("jwt") or {}).get("claims")
+        if not claims:
+            raise unauthorized()
+        if not groups_of(claims) & set(allowed):
+            raise forbidden()
+        return next_middleware(app)
+
+    return middleware
+
+
+OPERATORS = require_groups("operators")
+OPERATORS_OR_FINANCE = require_groups("operators", "finance")

@@ -1,0 +1,95 @@
+"""The embedded AWS emulator: moto's server, serving one request at a time.
+
+Plain moto is not thread-safe: two concurrent conditional writes on one item can both succeed,
+which would hide exactly the races our promises are about. Real DynamoDB serialises writes to
+an item; here a lock around each whole request (including reading the response body) gives the
+same guarantee for everything."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from moto.moto_server.werkzeug_app import MotoRequestHandler
+from moto.server import DomainDispatcherApplication, create_backend_app
+from moto.sqs.models import Queue
+from werkzeug.serving import BaseWSGIServer, make_server
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+class Serialised:
+    """WSGI middleware: one request in the wrapped app at a time."""
+
+    def __init__(self, app: WSGIApp) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+        self.owner: int | None = None
+        self.requests = 0
+        self.on_response: Callable[[dict[str, Any]], None] | None = None
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterator[bytes]:
+        with self.lock:
+            self.owner = threading.get_ident()
+            try:
+                self.requests += 1
+                result = self.app(environ, start_response)
+                try:
+                    # Drain inside the lock: moto may build the body lazily.
+                    chunks = list(result)
+                finally:
+                    close = getattr(result, "close", None)
+                    if close is not None:
+                        close()
+                if self.on_response is not None:
+                    self.on_response(environ)
+            finally:
+                self.owner = None
+        yield from chunks
+
+    def wait_unlocked(self, wait: Callable[[], None]) -> None:
+        """An SQS long poll waits with the lock released, or it would stop the whole emulator."""
+        if self.owner != threading.get_ident():
+            wait()
+            return
+        self.owner = None
+        self.lock.release()
+        try:
+            wait()
+        finally:
+            self.lock.acquire()
+            self.owner = threading.get_ident()
+
+
+_active: Serialised | None = None
+_original_wait = Queue.wait_for_messages
+
+
+def _wait_for_messages(queue: Queue, timeout: int) -> None:
+    if _active is None:
+        _original_wait(queue, timeout)
+    else:
+        _active.wait_unlocked(lambda: _original_wait(queue, timeout))
+
+
+class Emulator:
+    def __init__(self, host: str, port: int) -> None:
+        global _active
+        self.app = Serialised(DomainDispatcherApplication(create_backend_app))
+        _active = self.app
+        Queue.wait_for_messages = _wait_for_messages  # type: ignore[method-assign]
+        self.server: BaseWSGIServer = make_server(
+            host, port, self.app, threaded=True, request_handler=MotoRequestHandler
+        )
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, name="emulator", daemon=True)
+        self.url = f"http://{host}:{port}"
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

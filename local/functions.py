@@ -1,0 +1,169 @@
+"""The template's functions, loaded in-process, and a record of every AWS call each one makes
+(for the least-privilege test and the request counts of the benchmarks)."""
+
+from __future__ import annotations
+
+import contextvars
+import importlib.util
+import os
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from botocore.client import BaseClient
+
+from local.template import ACCOUNT_ID, REGION, Template
+
+current_function: contextvars.ContextVar[str] = contextvars.ContextVar("current_function", default="")
+_import_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class AwsCall:
+    function: str
+    service: str
+    operation: str
+    resource: str
+
+
+class CallLog:
+    """Every AWS API call made while a function runs, by function."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.calls: Counter[AwsCall] = Counter()
+
+    def record(self, call: AwsCall) -> None:
+        with self.lock:
+            self.calls[call] += 1
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [{**c.__dict__, "count": n} for c, n in sorted(self.calls.items(), key=lambda x: str(x[0]))]
+
+    def reset(self) -> None:
+        with self.lock:
+            self.calls.clear()
+
+
+CALLS = CallLog()
+_RESOURCE_PARAMS = ("TableName", "Bucket", "QueueUrl", "TopicArn", "KeyId", "SecretId", "UserPoolId", "Name")
+
+
+def _resource_of(params: dict[str, Any]) -> str:
+    for key in _RESOURCE_PARAMS:
+        if key in params:
+            return str(params[key])
+    items = params.get("TransactItems") or []
+    names = sorted({str(v["TableName"]) for it in items for v in it.values() if isinstance(v, dict)})
+    if names:
+        return ",".join(names)
+    if "RequestItems" in params:
+        return ",".join(sorted(params["RequestItems"]))
+    return ""
+
+
+_original_call = BaseClient._make_api_call
+
+
+def _recording_call(self: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:
+    fn = current_function.get()
+    if fn:
+        CALLS.record(AwsCall(fn, self.meta.service_model.service_name, operation_name, _resource_of(api_params)))
+    return _original_call(self, operation_name, api_params)
+
+
+def install_call_recorder() -> None:
+    BaseClient._make_api_call = _recording_call  # type: ignore[method-assign]
+
+
+class LambdaContext:
+    def __init__(self, name: str, memory: int, timeout: float) -> None:
+        self.function_name = name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = memory
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class Function:
+    logical_id: str
+    code_dir: Path
+    handler_name: str
+    environment: dict[str, str]
+    memory: int
+    timeout: float
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _module: ModuleType | None = None
+
+    def module(self) -> ModuleType:
+        if self._module is None:
+            with _import_lock:
+                if self._module is None:
+                    self._module = self._import()
+        return self._module
+
+    def _import(self) -> ModuleType:
+        module_name, _ = self.handler_name.rsplit(".", 1)
+        path = self.code_dir / f"{module_name}.py"
+        spec = importlib.util.spec_from_file_location(f"kayisu_fn_{self.logical_id}", path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {path}")
+        module = importlib.util.module_from_spec(spec)
+        # Function-level variables apply while the module initialises (as at a cold start);
+        # everything shared lives in Globals, which the whole process carries.
+        saved = {k: os.environ.get(k) for k in self.environment}
+        os.environ.update(self.environment)
+        try:
+            spec.loader.exec_module(module)
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        return module
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        handler = getattr(self.module(), self.handler_name.rsplit(".", 1)[1])
+        token = current_function.set(self.logical_id)
+        try:
+            return handler(event, LambdaContext(self.logical_id, self.memory, self.timeout))
+        finally:
+            current_function.reset(token)
+
+
+def load_functions(template: Template, root: Path) -> dict[str, Function]:
+    glob = template.globals_function
+    global_env = template.resolve(glob.get("Environment", {}).get("Variables", {}))
+    out: dict[str, Function] = {}
+    for lid, res in template.of_type("AWS::Serverless::Function").items():
+        props = res.get("Properties", {})
+        own_env = template.resolve(props.get("Environment", {}).get("Variables", {}))
+        out[lid] = Function(
+            logical_id=lid,
+            code_dir=root / str(props["CodeUri"]),
+            handler_name=str(props.get("Handler", glob.get("Handler", "app.handler"))),
+            environment={k: str(v) for k, v in {**global_env, **own_env}.items()},
+            memory=int(props.get("MemorySize", glob.get("MemorySize", 128))),
+            timeout=float(props.get("Timeout", glob.get("Timeout", 3))),
+            events=dict(props.get("Events", {})),
+        )
+    return out
+
+
+def global_environment(template: Template) -> dict[str, str]:
+    variables = template.resolve(template.globals_function.get("Environment", {}).get("Variables", {}))
+    return {k: str(v) for k, v in variables.items()}
