@@ -1,0 +1,114 @@
+"""The local stack, started once per test session as `make run` starts it (a separate process
+on free ports, its own state directory), and clients that speak HTTP to it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+from tests.support import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+class Api:
+    """A client as a shopper's browser, a partner or an operator would be."""
+
+    def __init__(self, base: str, token: str | None = None) -> None:
+        self.base = base
+        self.session = requests.Session()
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return self.session.request(method, self.base + path, timeout=30, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, body: Any = None, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, json=body, **kwargs)
+
+    def put(self, path: str, body: Any = None, **kwargs: Any) -> requests.Response:
+        return self.request("PUT", path, json=body, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    state_dir = tmp_path_factory.mktemp("kayisu-state")
+    ARTIFACTS.mkdir(exist_ok=True)
+    log_path = ARTIFACTS / "local-stack.log"
+    env = {
+        **os.environ,
+        "KAYISU_PORT": str(free_port()),
+        "KAYISU_AWS_PORT": str(free_port()),
+        "KAYISU_STATE_DIR": str(state_dir),
+        "KAYISU_PARAMETERS": os.environ.get("KAYISU_TEST_PARAMETERS", ""),
+    }
+    for var in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        env.pop(var, None)
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "local", "run", "--no-schedules"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        state_file = state_dir / "local.json"
+        deadline = time.monotonic() + 120
+        while not state_file.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"local stack did not start:\n{log_path.read_text()[-4000:]}")
+            time.sleep(0.2)
+        state = json.loads(state_file.read_text())
+        state["log_path"] = str(log_path)
+        try:
+            yield state
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def login(state: dict[str, Any], who: str) -> str:
+    idp = boto3.client("cognito-idp", region_name=state["region"], endpoint_url=state["aws_endpoint_url"],
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    auth = idp.initiate_auth(
+        ClientId=state["user_pool_client_id"],
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": state[who]["username"], "PASSWORD": state[who]["password"]},
+    )
+    return str(auth["AuthenticationResult"]["IdToken"])
+
+
+@pytest.fixture(scope="session")
+def public(stack: dict[str, Any]) -> Api:
+    return Api(stack["api_url"])
+
+
+@pytest.fixture(scope="session")
+def operator(stack: dict[str, Any]) -> Api:
+    return Api(stack["api_url"], login(stack, "operator"))
+
+
+@pytest.fixture(scope="session")
+def finance(stack: dict[str, Any]) -> Api:
+    return Api(stack["api_url"], login(stack, "finance"))
+
+
+@pytest.fixture
+def new_sku() -> Iterator[str]:
+    yield f"T-{time.monotonic_ns()}"
