@@ -4,6 +4,7 @@ stack; `python -m local token [operator|finance]` prints a bearer token for it."
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -30,8 +31,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         state = stack.start()
     except PortTaken as exc:
-        print(f"kayisu: {exc}. Stop what uses it, or pick another with --port / --aws-port "
-              "(or KAYISU_PORT / KAYISU_AWS_PORT).", file=sys.stderr)
+        print(
+            f"kayisu: {exc}. Stop what uses it, or pick another with --port / --aws-port "
+            "(or KAYISU_PORT / KAYISU_AWS_PORT).",
+            file=sys.stderr,
+        )
         return 2
     api = state["api_url"]
     print(
@@ -40,21 +44,19 @@ Kayisu local stack is up.
   Shop (storefront)   {api}/
   API                 {api}/v1/products
   API docs            {api}/docs   (OpenAPI: {api}/v1/openapi.json)
-  AWS emulator        {state['aws_endpoint_url']}  (region {state['region']})
+  AWS emulator        {state["aws_endpoint_url"]}  (region {state["region"]})
   Outbox (emails)     {api}/_local/outbox
-  Operator login      {state['operator']['username']} / {state['operator']['password']}
-  Finance login       {state['finance']['username']} / {state['finance']['password']}
+  Operator login      {state["operator"]["username"]} / {state["operator"]["password"]}
+  Finance login       {state["finance"]["username"]} / {state["finance"]["password"]}
   Operator token      .venv/bin/python -m local token operator
-  State               {stack.state_dir / 'local.json'}
+  State               {stack.state_dir / "local.json"}
 Press Ctrl-C to stop.""",
         flush=True,
     )
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         stopped.wait()
-    except KeyboardInterrupt:
-        pass
     print("Stopping...", flush=True)
     stack.stop()
     return 0

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 
-from moto.moto_server.werkzeug_app import MotoRequestHandler
-from moto.server import DomainDispatcherApplication, create_backend_app
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.sqs.models import Queue
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import ThreadedWSGIServer, make_server
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -79,9 +78,9 @@ class Emulator:
         global _active
         self.app = Serialised(DomainDispatcherApplication(create_backend_app))
         _active = self.app
-        Queue.wait_for_messages = _wait_for_messages  # type: ignore[method-assign]
-        self.server: BaseWSGIServer = make_server(
-            host, port, self.app, threaded=True, request_handler=MotoRequestHandler
+        setattr(Queue, "wait_for_messages", _wait_for_messages)  # noqa: B010 - patching moto
+        self.server: ThreadedWSGIServer = cast(
+            ThreadedWSGIServer, make_server(host, port, self.app, threaded=True, request_handler=MotoRequestHandler)
         )
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, name="emulator", daemon=True)

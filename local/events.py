@@ -82,8 +82,10 @@ class ScheduleMapping:
         expr = self.expression.strip()
         if expr.startswith("rate("):
             amount, unit = expr[5:-1].split()
-            seconds = int(amount) * {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400,
-                                     "days": 86400}[unit]
+            seconds = (
+                int(amount)
+                * {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}[unit]
+            )
             return after + timedelta(seconds=seconds)
         if expr.startswith("cron("):
             return _next_cron(expr[5:-1], after, ZoneInfo(self.timezone))
@@ -96,10 +98,7 @@ def _next_cron(fields: str, after: datetime, tz: ZoneInfo) -> datetime:
     """AWS cron (min hour dom month dow year, `?` allowed, dow 1-7 = SUN-SAT) → the next time."""
     minute, hour, dom, month, dow, _year = fields.split()
     dom = "*" if dom == "?" else dom
-    if dow == "?":
-        dow = "*"
-    else:
-        dow = "".join(str(int(ch) - 1) if ch.isdigit() else ch for ch in dow)
+    dow = "*" if dow == "?" else "".join(str(int(ch) - 1) if ch.isdigit() else ch for ch in dow)
     itr = croniter(f"{minute} {hour} {dom} {month} {dow}", after.astimezone(tz))
     nxt: datetime = itr.get_next(datetime)
     return nxt.astimezone(UTC)
@@ -113,14 +112,16 @@ def queue_mappings(template: Template, functions: dict[str, Function]) -> list[Q
                 continue
             props = event["Properties"]
             queue_lid = props["Queue"]["Fn::GetAtt"][0]
-            out.append(QueueMapping(
-                name=name,
-                function=fn,
-                queue_arn=template.resolve(props["Queue"]),
-                queue_url=template.ref(queue_lid),
-                batch_size=int(props.get("BatchSize", 10)),
-                report_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
-            ))
+            out.append(
+                QueueMapping(
+                    name=name,
+                    function=fn,
+                    queue_arn=template.resolve(props["Queue"]),
+                    queue_url=template.ref(queue_lid),
+                    batch_size=int(props.get("BatchSize", 10)),
+                    report_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+                )
+            )
     return out
 
 
@@ -131,19 +132,22 @@ def schedule_mappings(template: Template, functions: dict[str, Function]) -> lis
             if event.get("Type") not in ("Schedule", "ScheduleV2"):
                 continue
             props = template.resolve(event["Properties"])
-            out.append(ScheduleMapping(
-                name=name,
-                function=fn,
-                expression=props["Schedule" if event["Type"] == "Schedule" else "ScheduleExpression"],
-                timezone=props.get("ScheduleExpressionTimezone", "UTC"),
-                enabled=props.get("Enabled", props.get("State", "ENABLED") == "ENABLED") is not False,
-            ))
+            out.append(
+                ScheduleMapping(
+                    name=name,
+                    function=fn,
+                    expression=props["Schedule" if event["Type"] == "Schedule" else "ScheduleExpression"],
+                    timezone=props.get("ScheduleExpressionTimezone", "UTC"),
+                    enabled=props.get("Enabled", props.get("State", "ENABLED") == "ENABLED") is not False,
+                )
+            )
     return out
 
 
 class EventSources:
-    def __init__(self, queues: list[QueueMapping], schedules: list[ScheduleMapping], endpoint_url: str,
-                 run_schedules: bool) -> None:
+    def __init__(
+        self, queues: list[QueueMapping], schedules: list[ScheduleMapping], endpoint_url: str, run_schedules: bool
+    ) -> None:
         self.queues = queues
         self.schedules = schedules
         self.run_schedules = run_schedules

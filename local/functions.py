@@ -68,7 +68,7 @@ def _resource_of(params: dict[str, Any]) -> str:
     return ""
 
 
-_original_call = BaseClient._make_api_call
+_original_call = getattr(BaseClient, "_make_api_call")  # noqa: B009 - private, patched below
 
 
 def _recording_call(self: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:
@@ -79,7 +79,7 @@ def _recording_call(self: BaseClient, operation_name: str, api_params: dict[str,
 
 
 def install_call_recorder() -> None:
-    BaseClient._make_api_call = _recording_call  # type: ignore[method-assign]
+    setattr(BaseClient, "_make_api_call", _recording_call)  # noqa: B010
 
 
 class LambdaContext:

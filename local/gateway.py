@@ -12,14 +12,13 @@ import mimetypes
 import re
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import urllib.request
 
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -36,8 +35,14 @@ log = logging.getLogger("kayisu.local.gateway")
 
 
 def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> Response:
-    body = {"type": f"https://kayisu.dev/problems/{code.lower().replace('_', '-')}", "title": title,
-            "status": status, "detail": detail, "code": code, **extra}
+    body = {
+        "type": f"https://kayisu.dev/problems/{code.lower().replace('_', '-')}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **extra,
+    }
     return Response(json.dumps(body), status=status, content_type=PROBLEM)
 
 
@@ -89,7 +94,7 @@ class JwtAuthorizer:
             decoded = jwt.decode(token, self.keys(), algorithms=["RS256"])
         except (JoseError, ValueError):
             return None
-        claims = dict(decoded.claims)
+        claims: dict[str, Any] = dict(decoded.claims)
         now = time.time()
         if claims.get("iss") != self.issuer:
             return None
@@ -156,8 +161,12 @@ class Gateway:
                 api_id = (props.get("ApiId") or {}).get("Ref", next(iter(apis), ""))
                 authorizer = (props.get("Auth") or {}).get("Authorizer", default_auth.get(api_id))
                 self.routes.append(
-                    Route(str(props["Method"]).upper(), str(props["Path"]), fn,
-                          None if authorizer in (None, "NONE") else str(authorizer))
+                    Route(
+                        str(props["Method"]).upper(),
+                        str(props["Path"]),
+                        fn,
+                        None if authorizer in (None, "NONE") else str(authorizer),
+                    )
                 )
         self.routes.sort(key=Route.specificity)
 
@@ -180,7 +189,7 @@ class Gateway:
             return Response(status=204)
         try:
             endpoint, args = self.local.bind_to_environ(request.environ).match()
-            return self.local_handlers[str(endpoint)](request, args)
+            return self.local_handlers[str(endpoint)](request, dict(args))
         except HTTPException:
             pass
         if path in ("/v1/openapi.json", "/openapi.json") and request.method == "GET":
@@ -199,20 +208,27 @@ class Gateway:
             claims = self.authorizers[route.authorizer].claims(request.headers.get("Authorization"))
             if claims is None:
                 # API Gateway answers this itself with {"message":"Unauthorized"}; we add problem fields.
-                return problem(401, "UNAUTHORIZED", "Unauthorized", "A valid bearer token is required.",
-                               message="Unauthorized")
+                return problem(
+                    401, "UNAUTHORIZED", "Unauthorized", "A valid bearer token is required.", message="Unauthorized"
+                )
         event = self.event(route, request, path_params, claims)
         try:
             result = route.function.invoke(event)
         except Exception:
             # What API Gateway does when the function itself fails (not a handled 500).
             log.exception("function %s failed", route.function.logical_id)
-            return problem(500, "INTERNAL_ERROR", "Internal error", "Something went wrong on our side.",
-                           message="Internal Server Error")
+            return problem(
+                500,
+                "INTERNAL_ERROR",
+                "Internal error",
+                "Something went wrong on our side.",
+                message="Internal Server Error",
+            )
         return self.response(result)
 
-    def event(self, route: Route, request: Request, path_params: dict[str, str],
-              claims: dict[str, Any] | None) -> dict[str, Any]:
+    def event(
+        self, route: Route, request: Request, path_params: dict[str, str], claims: dict[str, Any] | None
+    ) -> dict[str, Any]:
         raw = request.get_data(cache=True)
         headers: dict[str, str] = {}
         for key, value in request.headers.items():

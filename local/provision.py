@@ -38,7 +38,7 @@ class Provisioner:
         self._after: list[Callable[[], None]] = []
         template.create = self.create
 
-    def client(self, service: str) -> Any:
+    def client(self, service: Any) -> Any:
         return boto3.client(service, region_name=REGION, endpoint_url=self.endpoint_url)
 
     def create_all(self) -> dict[str, Any]:
@@ -139,8 +139,11 @@ def _bucket(p: Provisioner, lid: str, props: dict[str, Any]) -> None:
     notify = props.get("NotificationConfiguration")
     if notify:
         # After everything else exists: the targets may refer back to this bucket.
-        p._after.append(lambda: s3.put_bucket_notification_configuration(
-            Bucket=name, NotificationConfiguration=_s3_notifications(p.r(notify))))
+        p._after.append(
+            lambda: s3.put_bucket_notification_configuration(
+                Bucket=name, NotificationConfiguration=_s3_notifications(p.r(notify))
+            )
+        )
     p.t.refs[lid] = name
     p.t.attrs[lid] = {
         "Arn": f"arn:aws:s3:::{name}",
@@ -152,17 +155,14 @@ def _bucket(p: Provisioner, lid: str, props: dict[str, Any]) -> None:
 def _s3_notifications(cfn: dict[str, Any]) -> dict[str, Any]:
     """CloudFormation's NotificationConfiguration shape → the S3 API's."""
     out: dict[str, Any] = {}
-    for cfn_key, api_key, target in (
-        ("QueueConfigurations", "QueueConfigurations", "Queue"),
-        ("TopicConfigurations", "TopicConfigurations", "Topic"),
-        ("LambdaConfigurations", "LambdaFunctionConfigurations", "Function"),
+    for cfn_key, api_key, target, arn_key in (
+        ("QueueConfigurations", "QueueConfigurations", "Queue", "QueueArn"),
+        ("TopicConfigurations", "TopicConfigurations", "Topic", "TopicArn"),
+        ("LambdaConfigurations", "LambdaFunctionConfigurations", "Function", "LambdaFunctionArn"),
     ):
         items = []
         for c in cfn.get(cfn_key, []):
-            item: dict[str, Any] = {
-                ("QueueArn" if target == "Queue" else "TopicArn" if target == "Topic" else "LambdaFunctionArn"): c[target],
-                "Events": [c["Event"]],
-            }
+            item: dict[str, Any] = {arn_key: c[target], "Events": [c["Event"]]}
             rules = (c.get("Filter") or {}).get("S3Key", {}).get("Rules")
             if rules:
                 item["Filter"] = {"Key": {"FilterRules": rules}}
@@ -175,8 +175,15 @@ def _s3_notifications(cfn: dict[str, Any]) -> dict[str, Any]:
 def _queue(p: Provisioner, lid: str, props: dict[str, Any]) -> None:
     name = p.r(props.get("QueueName", lid))
     attrs: dict[str, str] = {}
-    for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds",
-                "MaximumMessageSize", "FifoQueue", "ContentBasedDeduplication"):
+    for key in (
+        "VisibilityTimeout",
+        "MessageRetentionPeriod",
+        "DelaySeconds",
+        "ReceiveMessageWaitTimeSeconds",
+        "MaximumMessageSize",
+        "FifoQueue",
+        "ContentBasedDeduplication",
+    ):
         if key in props:
             value = p.r(props[key])
             attrs[key] = str(value).lower() if isinstance(value, bool) else str(value)
@@ -206,8 +213,13 @@ def _subscription(p: Provisioner, lid: str, props: dict[str, Any]) -> None:
 
 def _user_pool(p: Provisioner, lid: str, props: dict[str, Any]) -> None:
     args: dict[str, Any] = {"PoolName": p.r(props.get("UserPoolName", lid))}
-    for key in ("Policies", "UsernameAttributes", "AutoVerifiedAttributes", "MfaConfiguration",
-                "AdminCreateUserConfig"):
+    for key in (
+        "Policies",
+        "UsernameAttributes",
+        "AutoVerifiedAttributes",
+        "MfaConfiguration",
+        "AdminCreateUserConfig",
+    ):
         if key in props:
             args[key] = p.r(props[key])
     pool = p.client("cognito-idp").create_user_pool(**args)["UserPool"]
@@ -222,8 +234,14 @@ def _user_pool(p: Provisioner, lid: str, props: dict[str, Any]) -> None:
 
 def _user_pool_client(p: Provisioner, lid: str, props: dict[str, Any]) -> None:
     args: dict[str, Any] = {"UserPoolId": p.r(props["UserPoolId"]), "ClientName": p.r(props.get("ClientName", lid))}
-    for key in ("GenerateSecret", "ExplicitAuthFlows", "PreventUserExistenceErrors", "AccessTokenValidity",
-                "IdTokenValidity", "TokenValidityUnits"):
+    for key in (
+        "GenerateSecret",
+        "ExplicitAuthFlows",
+        "PreventUserExistenceErrors",
+        "AccessTokenValidity",
+        "IdTokenValidity",
+        "TokenValidityUnits",
+    ):
         if key in props:
             args[key] = p.r(props[key])
     client = p.client("cognito-idp").create_user_pool_client(**args)["UserPoolClient"]

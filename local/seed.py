@@ -56,7 +56,7 @@ def id_token(state: dict[str, Any], who: str = "operator") -> str:
 def seed_demo(state: dict[str, Any]) -> None:
     token = id_token(state)
     for product in DEMO_PRODUCTS:
-        req = urllib.request.Request(
+        req = urllib.request.Request(  # noqa: S310 - our own local gateway
             f"{state['api_url']}/v1/admin/products",
             data=json.dumps(product).encode(),
             method="POST",

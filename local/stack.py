@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from local import outbox
@@ -84,14 +84,16 @@ class LocalStack:
     def _start(self) -> dict[str, Any]:
         check_port(self.host, self.aws_port)
         check_port(self.host, self.port)
-        os.environ.update({
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
-            "AWS_ENDPOINT_URL": self.aws_url,
-            "MOTO_ALLOW_NONEXISTENT_REGION": "false",
-        })
+        os.environ.update(
+            {
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                "AWS_ENDPOINT_URL": self.aws_url,
+                "MOTO_ALLOW_NONEXISTENT_REGION": "false",
+            }
+        )
         emulator = Emulator(self.host, self.aws_port)
         emulator.app.on_response = outbox.OUTBOX.collect
         emulator.start()
@@ -123,11 +125,12 @@ class LocalStack:
                 "/_local/outbox": self._outbox,
                 "/_local/schedules/<name>": self._schedule,
                 "/_local/calls": self._calls,
-                "/_local/health": lambda req, args: Response(json.dumps({"status": "ok"}),
-                                                             content_type="application/json"),
+                "/_local/health": lambda req, args: Response(
+                    json.dumps({"status": "ok"}), content_type="application/json"
+                ),
             },
         )
-        server = make_server(self.host, self.port, gateway, threaded=True)
+        server = cast(ThreadedWSGIServer, make_server(self.host, self.port, gateway, threaded=True))
         server.daemon_threads = True
         self._servers.append(server)
         thread = threading.Thread(target=server.serve_forever, name="gateway", daemon=True)
@@ -170,12 +173,12 @@ class LocalStack:
             idp.admin_create_user(
                 UserPoolId=pool_id,
                 Username=user.username,
-                UserAttributes=[{"Name": "email", "Value": user.username},
-                                {"Name": "email_verified", "Value": "true"}],
+                UserAttributes=[{"Name": "email", "Value": user.username}, {"Name": "email_verified", "Value": "true"}],
                 MessageAction="SUPPRESS",
             )
-            idp.admin_set_user_password(UserPoolId=pool_id, Username=user.username, Password=user.password,
-                                        Permanent=True)
+            idp.admin_set_user_password(
+                UserPoolId=pool_id, Username=user.username, Password=user.password, Permanent=True
+            )
             idp.admin_add_user_to_group(UserPoolId=pool_id, Username=user.username, GroupName=user.group)
 
     def _sandbox_secret(self) -> str:
@@ -194,15 +197,16 @@ class LocalStack:
     def _outbox(self, request: Request, args: dict[str, str]) -> Response:
         if request.method != "GET":
             return problem(405, "METHOD_NOT_ALLOWED", "Method not allowed", "Use GET.")
-        return Response(json.dumps({"items": outbox.OUTBOX.items(), "next_cursor": None}, ensure_ascii=False),
-                        content_type="application/json")
+        return Response(
+            json.dumps({"items": outbox.OUTBOX.items(), "next_cursor": None}, ensure_ascii=False),
+            content_type="application/json",
+        )
 
     def _calls(self, request: Request, args: dict[str, str]) -> Response:
         if request.method == "DELETE":
             CALLS.reset()
             return Response(status=204)
-        return Response(json.dumps({"items": CALLS.snapshot(), "next_cursor": None}),
-                        content_type="application/json")
+        return Response(json.dumps({"items": CALLS.snapshot(), "next_cursor": None}), content_type="application/json")
 
     def _schedule(self, request: Request, args: dict[str, str]) -> Response:
         if request.method != "POST":
@@ -210,10 +214,15 @@ class LocalStack:
         assert self.events is not None
         mapping = self.events.find_schedule(args["name"])
         if mapping is None:
-            names = sorted({s.name for s in self.events.schedules} | {s.function.logical_id
-                                                                      for s in self.events.schedules})
-            return problem(404, "UNKNOWN_SCHEDULE", "Not found",
-                           f"No schedule or scheduled function named {args['name']!r}; known: {', '.join(names)}.")
+            names = sorted(
+                {s.name for s in self.events.schedules} | {s.function.logical_id for s in self.events.schedules}
+            )
+            return problem(
+                404,
+                "UNKNOWN_SCHEDULE",
+                "Not found",
+                f"No schedule or scheduled function named {args['name']!r}; known: {', '.join(names)}.",
+            )
         at = datetime.now(UTC)
         raw = request.get_data()
         if raw.strip():
@@ -223,17 +232,28 @@ class LocalStack:
                 if at.tzinfo is None:
                     raise ValueError("time needs a zone")
             except (ValueError, KeyError, TypeError):
-                return problem(422, "VALIDATION_ERROR", "Validation failed", "Body must be {\"time\": \"<RFC 3339>\"}.",
-                               errors=[{"field": "time", "message": "an RFC 3339 timestamp with a zone"}])
+                return problem(
+                    422,
+                    "VALIDATION_ERROR",
+                    "Validation failed",
+                    'Body must be {"time": "<RFC 3339>"}.',
+                    errors=[{"field": "time", "message": "an RFC 3339 timestamp with a zone"}],
+                )
         started = time.monotonic()
         result = self.events.run_schedule(mapping, at)
-        return Response(json.dumps({
-            "schedule": mapping.name,
-            "function": mapping.function.logical_id,
-            "time": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "duration_ms": round((time.monotonic() - started) * 1000, 1),
-            "result": result,
-        }, default=str), content_type="application/json")
+        return Response(
+            json.dumps(
+                {
+                    "schedule": mapping.name,
+                    "function": mapping.function.logical_id,
+                    "time": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "duration_ms": round((time.monotonic() - started) * 1000, 1),
+                    "result": result,
+                },
+                default=str,
+            ),
+            content_type="application/json",
+        )
 
 
 def from_environment(**kwargs: Any) -> LocalStack:

@@ -46,8 +46,24 @@ def _tag(name: str) -> Callable[[yaml.Loader, yaml.Node], dict[str, Any]]:
     return construct
 
 
-for _name in ("Ref", "GetAtt", "Sub", "Join", "If", "Equals", "Not", "And", "Or", "Select", "Split",
-              "FindInMap", "Base64", "GetAZs", "ImportValue", "Condition"):
+for _name in (
+    "Ref",
+    "GetAtt",
+    "Sub",
+    "Join",
+    "If",
+    "Equals",
+    "Not",
+    "And",
+    "Or",
+    "Select",
+    "Split",
+    "FindInMap",
+    "Base64",
+    "GetAZs",
+    "ImportValue",
+    "Condition",
+):
     _CfnLoader.add_constructor(f"!{_name}", _tag(_name))
 
 
@@ -157,7 +173,7 @@ class Template:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self.ref(arg)
             if key == "Fn::GetAtt":

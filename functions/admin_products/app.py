@@ -1,11 +1,12 @@
 """Operators manage the catalog: POST/PUT/GET /v1/admin/products."""
 
+from typing import Annotated
+
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from kayisu.catalog import service
 from kayisu.catalog.schemas import AdminProduct, AdminProductList, ProductCreate, ProductUpdate
 from kayisu.web import OPERATORS, create_app, json_response, lambda_handler
-from typing import Annotated
 
 app = create_app()
 

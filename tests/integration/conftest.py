@@ -62,7 +62,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "local", "run", "--no-schedules"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         state_file = state_dir / "local.json"
         deadline = time.monotonic() + 120
@@ -84,8 +87,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 
 def login(state: dict[str, Any], who: str) -> str:
-    idp = boto3.client("cognito-idp", region_name=state["region"], endpoint_url=state["aws_endpoint_url"],
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    idp = boto3.client(
+        "cognito-idp",
+        region_name=state["region"],
+        endpoint_url=state["aws_endpoint_url"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     auth = idp.initiate_auth(
         ClientId=state["user_pool_client_id"],
         AuthFlow="USER_PASSWORD_AUTH",
@@ -110,5 +118,5 @@ def finance(stack: dict[str, Any]) -> Api:
 
 
 @pytest.fixture
-def new_sku() -> Iterator[str]:
-    yield f"T-{time.monotonic_ns()}"
+def new_sku() -> str:
+    return f"T-{time.monotonic_ns()}"

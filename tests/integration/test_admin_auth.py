@@ -64,7 +64,7 @@ def test_tokens_the_authorizer_rejects(stack: dict[str, Any], claims: dict[str, 
 
 
 def test_tampered_signature_is_401(stack: dict[str, Any], operator: Api) -> None:
-    token = operator.session.headers["Authorization"].split()[1]
+    token = str(operator.session.headers["Authorization"]).split()[1]
     head, payload, sig = token.split(".")
     flipped = sig[:-2] + ("AA" if sig[-2:] != "AA" else "BB")
     assert Api(stack["api_url"], f"{head}.{payload}.{flipped}").get("/v1/admin/products").status_code == 401
@@ -73,10 +73,17 @@ def test_tampered_signature_is_401(stack: dict[str, Any], operator: Api) -> None
 def test_access_token_is_accepted_too(stack: dict[str, Any]) -> None:
     import boto3
 
-    idp = boto3.client("cognito-idp", region_name=stack["region"], endpoint_url=stack["aws_endpoint_url"],
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
-    auth = idp.initiate_auth(ClientId=stack["user_pool_client_id"], AuthFlow="USER_PASSWORD_AUTH",
-                             AuthParameters={"USERNAME": stack["operator"]["username"],
-                                             "PASSWORD": stack["operator"]["password"]})
+    idp = boto3.client(
+        "cognito-idp",
+        region_name=stack["region"],
+        endpoint_url=stack["aws_endpoint_url"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    auth = idp.initiate_auth(
+        ClientId=stack["user_pool_client_id"],
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": stack["operator"]["username"], "PASSWORD": stack["operator"]["password"]},
+    )
     access = auth["AuthenticationResult"]["AccessToken"]
     assert Api(stack["api_url"], access).get("/v1/admin/products").status_code == 200

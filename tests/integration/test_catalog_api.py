@@ -13,8 +13,17 @@ PRODUCT_FIELDS = {"sku", "name", "description", "price", "currency", "available"
 
 
 def product(sku: str, **change: Any) -> dict[str, Any]:
-    return {"sku": sku, "name": "测试卡 Test card", "description": "for tests", "price": 1990, "currency": "CNY",
-            "max_per_order": 4, "alert_threshold": 2, "status": "active", **change}
+    return {
+        "sku": sku,
+        "name": "测试卡 Test card",
+        "description": "for tests",
+        "price": 1990,
+        "currency": "CNY",
+        "max_per_order": 4,
+        "alert_threshold": 2,
+        "status": "active",
+        **change,
+    }
 
 
 def test_demo_catalog_is_served(public: Api) -> None:
@@ -34,12 +43,15 @@ def test_operator_creates_and_shopper_sees_it(operator: Api, public: Api, new_sk
     r = operator.post("/v1/admin/products", product(new_sku))
     assert r.status_code == 201, r.text
     created = r.json()
-    assert created["sku"] == new_sku and created["status"] == "active"
+    assert created["sku"] == new_sku
+    assert created["status"] == "active"
     assert created["created_at"].endswith("Z")
 
     shown = public.get(f"/v1/products/{new_sku}").json()
-    assert shown["price"] == 1990 and shown["currency"] == "CNY"
-    assert shown["available"] == 0 and shown["stock_status"] == "out_of_stock"
+    assert shown["price"] == 1990
+    assert shown["currency"] == "CNY"
+    assert shown["available"] == 0
+    assert shown["stock_status"] == "out_of_stock"
     assert "alert_threshold" not in shown  # operators' settings stay private
     assert new_sku in {p["sku"] for p in public.get("/v1/products").json()["items"]}
 
@@ -55,8 +67,9 @@ def test_duplicate_sku_is_409_and_the_first_stays(operator: Api, public: Api, ne
 
 def test_concurrent_creates_of_one_sku_have_one_winner(operator: Api, new_sku: str) -> None:
     with ThreadPoolExecutor(8) as pool:
-        codes = list(pool.map(lambda n: operator.post("/v1/admin/products", product(new_sku, price=n)).status_code,
-                              range(8)))
+        codes = list(
+            pool.map(lambda n: operator.post("/v1/admin/products", product(new_sku, price=n)).status_code, range(8))
+        )
     assert sorted(codes) == [201] + [409] * 7
 
 
@@ -70,8 +83,9 @@ def test_concurrent_creates_of_one_sku_have_one_winner(operator: Api, new_sku: s
         ({"colour": "red"}, "colour"),
     ],
 )
-def test_bad_product_is_422_with_the_field(operator: Api, public: Api, new_sku: str, change: dict[str, Any],
-                                           field: str) -> None:
+def test_bad_product_is_422_with_the_field(
+    operator: Api, public: Api, new_sku: str, change: dict[str, Any], field: str
+) -> None:
     r = operator.post("/v1/admin/products", product(new_sku, **change))
     assert r.status_code == 422
     body = r.json()

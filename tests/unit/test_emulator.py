@@ -16,7 +16,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from moto.dynamodb.models.table import Table
-from moto.server import DomainDispatcherApplication, create_backend_app
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
 from local.emulator import Emulator
@@ -39,19 +39,31 @@ def slow_reads(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _winners(url: str) -> int:
     cfg = Config(max_pool_connections=WRITERS, retries={"max_attempts": 1})
-    ddb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=url, aws_access_key_id="t",
-                       aws_secret_access_key="t", config=cfg)
+    ddb = boto3.client(
+        "dynamodb",
+        region_name="us-east-1",
+        endpoint_url=url,
+        aws_access_key_id="t",
+        aws_secret_access_key="t",
+        config=cfg,
+    )
     table = f"race{time.monotonic_ns()}"
-    ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
-                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    ddb.create_table(
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
     start = threading.Barrier(WRITERS)
 
     def write(n: int) -> bool:
         start.wait()
         try:
-            ddb.put_item(TableName=table, Item={"pk": {"S": "card-1"}, "order": {"S": str(n)}},
-                         ConditionExpression="attribute_not_exists(pk)")
+            ddb.put_item(
+                TableName=table,
+                Item={"pk": {"S": "card-1"}, "order": {"S": str(n)}},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
             return True
         except ddb.exceptions.ConditionalCheckFailedException:
             return False
@@ -91,16 +103,19 @@ def test_plain_moto_lets_several_conditional_writes_win(plain_moto_url: str) -> 
 
 
 def test_long_poll_does_not_stop_the_emulator(serialised_url: str) -> None:
-    sqs = boto3.client("sqs", region_name="us-east-1", endpoint_url=serialised_url, aws_access_key_id="t",
-                       aws_secret_access_key="t")
+    sqs = boto3.client(
+        "sqs", region_name="us-east-1", endpoint_url=serialised_url, aws_access_key_id="t", aws_secret_access_key="t"
+    )
     url = sqs.create_queue(QueueName="poll")["QueueUrl"]
     got: list[Any] = []
-    poller = threading.Thread(target=lambda: got.extend(
-        sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5).get("Messages", [])))
+    poller = threading.Thread(
+        target=lambda: got.extend(sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5).get("Messages", []))
+    )
     poller.start()
     time.sleep(0.3)
-    other = boto3.client("sqs", region_name="us-east-1", endpoint_url=serialised_url, aws_access_key_id="t",
-                         aws_secret_access_key="t")
+    other = boto3.client(
+        "sqs", region_name="us-east-1", endpoint_url=serialised_url, aws_access_key_id="t", aws_secret_access_key="t"
+    )
     other.send_message(QueueUrl=url, MessageBody="late")
     poller.join(10)
     # Had the poll held the lock, the send would have waited for it and the poll found nothing.

@@ -44,8 +44,13 @@ def admin() -> dict[str, Any]:
 handler = lambda_handler(app)
 
 
-def event(method: str, path: str, body: str | None = None, headers: dict[str, str] | None = None,
-          claims: dict[str, str] | None = None) -> dict[str, Any]:
+def event(
+    method: str,
+    path: str,
+    body: str | None = None,
+    headers: dict[str, str] | None = None,
+    claims: dict[str, str] | None = None,
+) -> dict[str, Any]:
     return {
         "version": "2.0",
         "routeKey": f"{method} {path}",
@@ -83,8 +88,9 @@ def test_malformed_json_is_400_whatever_the_content_type() -> None:
 
 
 def test_form_content_type_is_still_read_as_json() -> None:
-    status, _, _ = call(event("POST", "/things", '{"code": "a", "amount": 1}',
-                              {"content-type": "application/x-www-form-urlencoded"}))
+    status, _, _ = call(
+        event("POST", "/things", '{"code": "a", "amount": 1}', {"content-type": "application/x-www-form-urlencoded"})
+    )
     assert status == 200
 
 

@@ -23,8 +23,16 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from kayisu.errors import FieldError, Problem, internal_error, malformed_json, route_not_found
-from kayisu.errors import forbidden, unauthorized, validation_error
+from kayisu.errors import (
+    FieldError,
+    Problem,
+    forbidden,
+    internal_error,
+    malformed_json,
+    route_not_found,
+    unauthorized,
+    validation_error,
+)
 
 PROBLEM_JSON = "application/problem+json"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -60,11 +68,11 @@ def _field_errors(errors: Iterable[Any]) -> list[FieldError]:
 def create_app() -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
 
-    @app.exception_handler(Problem)
+    @app.exception_handler(Problem)  # type: ignore[untyped-decorator]
     def _problem(exc: Problem) -> Response[str]:
         return problem_response(exc)
 
-    @app.exception_handler(RequestValidationError)
+    @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
     def _invalid(exc: RequestValidationError) -> Response[str]:
         errors = list(exc.errors())
         if any(e.get("type") == "json_invalid" for e in errors):
@@ -75,7 +83,7 @@ def create_app() -> APIGatewayHttpResolver:
     def _not_found(_: NotFoundError) -> Response[str]:
         return problem_response(route_not_found())
 
-    @app.exception_handler(Exception)
+    @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def _unexpected(exc: Exception) -> Response[str]:
         logger.exception("unhandled error", extra={"error_type": type(exc).__name__})
         return problem_response(internal_error())

@@ -46,7 +46,7 @@ def _admin(entry: store.ProductWithStock) -> AdminProduct:
     return AdminProduct(
         **_public(entry).model_dump(),
         alert_threshold=int(p.alert_threshold),
-        status=p.status,  # type: ignore[arg-type]
+        status=p.status,
         created_at=p.created_at,
         updated_at=p.updated_at,
     )

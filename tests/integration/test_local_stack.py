@@ -1,0 +1,180 @@
+"""The local stack's own contract (CONTRACT §7) and API Gateway behaviour around the API (§0)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from local.template import load_template
+from tests.integration.conftest import Api
+from tests.support import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = load_template(ROOT / "template.yaml")
+
+
+def test_local_json_has_everything_the_contract_lists(stack: dict[str, Any]) -> None:
+    assert set(stack) >= {
+        "api_url",
+        "aws_endpoint_url",
+        "region",
+        "resources",
+        "operator",
+        "finance",
+        "user_pool_id",
+        "user_pool_client_id",
+        "sandbox_webhook_secret",
+    }
+    assert stack["region"] == "us-east-1"
+    assert set(stack["operator"]) == {"username", "password"}
+    for lid in (
+        "CatalogTable",
+        "OrdersTable",
+        "CardsTable",
+        "CardsBucket",
+        "ReportsBucket",
+        "FulfilmentQueue",
+        "FulfilmentDLQ",
+        "AlertsTopic",
+        "CardsKey",
+        "UserPool",
+        "UserPoolClient",
+    ):
+        assert lid in stack["resources"], lid
+    assert stack["resources"]["UserPool"] == stack["user_pool_id"]
+
+
+def test_resources_exist_in_the_emulator_as_the_template_declares(stack: dict[str, Any]) -> None:
+    kw = {
+        "region_name": stack["region"],
+        "endpoint_url": stack["aws_endpoint_url"],
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
+    ddb = boto3.client("dynamodb", **kw)
+    orders = ddb.describe_table(TableName=stack["resources"]["OrdersTable"])["Table"]
+    assert {i["IndexName"] for i in orders["GlobalSecondaryIndexes"]} == {"ByCreated", "OpenByDeadline"}
+    sqs = boto3.client("sqs", **kw)
+    attrs = sqs.get_queue_attributes(QueueUrl=stack["resources"]["FulfilmentQueue"], AttributeNames=["All"])
+    assert "fulfilment-dlq" in attrs["Attributes"]["RedrivePolicy"]
+    s3 = boto3.client("s3", **kw)
+    block = s3.get_public_access_block(Bucket=stack["resources"]["CardsBucket"])["PublicAccessBlockConfiguration"]
+    assert all(block.values())
+    enc = s3.get_bucket_encryption(Bucket=stack["resources"]["CardsBucket"])
+    assert (
+        enc["ServerSideEncryptionConfiguration"]["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
+        == "aws:kms"
+    )
+    groups = boto3.client("cognito-idp", **kw).list_groups(UserPoolId=stack["user_pool_id"])["Groups"]
+    assert {g["GroupName"] for g in groups} == {"operators", "finance"}
+
+
+def test_every_response_has_a_request_id(public: Api) -> None:
+    for path in ("/v1/products", "/v1/products/NOPE", "/v1/admin/products", "/v1/nowhere", "/"):
+        assert public.get(path).headers.get("X-Request-Id"), path
+    assert public.get("/v1/products", headers={"X-Request-Id": "mine-123"}).headers["X-Request-Id"] == "mine-123"
+
+
+def test_cors_preflight_and_exposed_headers(public: Api) -> None:
+    pre = public.request(
+        "OPTIONS",
+        "/v1/orders",
+        headers={
+            "Origin": "http://shop.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,idempotency-key",
+        },
+    )
+    assert pre.status_code == 204
+    assert pre.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Idempotency-Key" in pre.headers["Access-Control-Allow-Headers"]
+    r = public.get("/v1/products", headers={"Origin": "http://shop.example"})
+    assert r.headers["Access-Control-Allow-Origin"] == "*"
+    assert "X-Request-Id" in r.headers["Access-Control-Expose-Headers"]
+
+
+def test_openapi_covers_every_route_of_the_template(public: Api) -> None:
+    doc = public.get("/v1/openapi.json").json()
+    assert doc["openapi"].startswith("3.")
+    for res in TEMPLATE["Resources"].values():
+        for event in (res.get("Properties") or {}).get("Events", {}).values():
+            if event["Type"] != "HttpApi":
+                continue
+            path, method = event["Properties"]["Path"], event["Properties"]["Method"].lower()
+            assert method in doc["paths"].get(path, {}), f"{method} {path} missing from OpenAPI"
+            op = doc["paths"][path][method]
+            assert bool(op.get("security")) == path.startswith("/v1/admin/"), path
+    assert "operatorJwt" in doc["components"]["securitySchemes"]
+
+
+def test_docs_and_storefront_are_served(public: Api) -> None:
+    docs = public.get("/docs")
+    assert docs.status_code == 200
+    assert "swagger-ui" in docs.text
+    assert public.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
+    shop = public.get("/")
+    assert shop.status_code == 200
+    assert shop.headers["Content-Type"].startswith("text/html")
+    assert public.get("/../../etc/passwd").status_code == 404
+
+
+def test_outbox_shows_emails_and_alerts_oldest_first(stack: dict[str, Any], public: Api) -> None:
+    kw = {
+        "region_name": stack["region"],
+        "endpoint_url": stack["aws_endpoint_url"],
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
+    ses = boto3.client("ses", **kw)
+    ses.verify_email_identity(EmailAddress="shop@example.com")
+    ses.send_email(
+        Source="shop@example.com",
+        Destination={"ToAddresses": ["buyer@example.com"]},
+        Message={"Subject": {"Data": "你的订单 Your order"}, "Body": {"Text": {"Data": "link"}}},
+    )
+    boto3.client("sns", **kw).publish(
+        TopicArn=stack["resources"]["AlertsTopic"], Subject="Low stock", Message="GIFT-CNY-100: 3 left"
+    )
+    items = public.get("/_local/outbox").json()["items"]
+    email = next(i for i in items if i["to"] == ["buyer@example.com"])
+    assert (email["channel"], email["subject"], email["body"]) == ("email", "你的订单 Your order", "link")
+    alert = next(i for i in items if i["subject"] == "Low stock")
+    assert alert["channel"] == "sns"
+    assert alert["to"] == [stack["resources"]["AlertsTopic"]]
+    assert items.index(email) < items.index(alert)
+    assert all(i["sent_at"].endswith("Z") for i in items)
+
+
+def test_unknown_schedule_is_404_with_a_list(public: Api) -> None:
+    r = public.post("/_local/schedules/NoSuchThing")
+    assert (r.status_code, r.json()["code"]) == (404, "UNKNOWN_SCHEDULE")
+
+
+def test_a_taken_port_gives_a_clear_message(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = {
+            **os.environ,
+            "KAYISU_PORT": str(port),
+            "KAYISU_AWS_PORT": str(free_port()),
+            "KAYISU_STATE_DIR": str(tmp_path),
+        }
+        out = subprocess.run(
+            [sys.executable, "-m", "local", "run", "--no-demo"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert out.returncode == 2
+    assert f"port {port}" in out.stderr
+    assert "already in use" in out.stderr
