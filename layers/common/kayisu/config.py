@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     max_pending_orders_per_email: int = 3
     max_pending_orders_per_ip: int = 20
     order_ttl_minutes: int = 15
-    stock_shards: int = Field(default=8, ge=1, le=32)
+    stock_shards: int = Field(default=16, ge=1, le=32)
 
 
 @lru_cache(maxsize=1)
