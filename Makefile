@@ -13,7 +13,7 @@ SAM_OFFLINE_ENV := AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=offline AWS_SE
 
 help:
 	@echo "make run        start the local stack with demo data (ARGS='--port 3001 --no-demo')"
-	@echo "make test       ruff, mypy, sam validate (--lint too) and every test"
+	@echo "make test       ruff, mypy, sam validate (--lint too), sam build and every test"
 	@echo "make build      sam build (arm64, offline except PyPI)"
 	@echo "make bench      benchmarks (not part of the tests)"
 	@echo "make clean      remove environments, builds and local state"
@@ -51,7 +51,7 @@ unit: $(VENV)/.installed
 integration: $(VENV)/.installed
 	$(PY) -m pytest tests/integration
 
-test: lint typecheck validate $(VENV)/.installed
+test: lint typecheck validate build $(VENV)/.installed
 	$(PY) -m pytest
 
 build: $(SAM_VENV)/.installed

@@ -79,27 +79,38 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         try:
             yield state
         finally:
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(signal.SIGINT)  # Ctrl-C, as a developer stops `make run`
             try:
-                proc.wait(20)
+                code = proc.wait(20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                pytest.fail("local stack did not stop on Ctrl-C within 20 s")
+            assert code == 0, f"local stack exited with {code} on Ctrl-C"
 
 
-def login(state: dict[str, Any], who: str) -> str:
-    idp = boto3.client(
-        "cognito-idp",
+def aws(state: dict[str, Any], service: Any) -> Any:
+    """A boto3 client of the local stack's emulator."""
+    return boto3.client(
+        service,
         region_name=state["region"],
         endpoint_url=state["aws_endpoint_url"],
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
-    auth = idp.initiate_auth(
+
+
+def authenticate(state: dict[str, Any], who: str) -> dict[str, str]:
+    """Cognito USER_PASSWORD_AUTH as the admin CLI and console do: IdToken, AccessToken, ..."""
+    auth = aws(state, "cognito-idp").initiate_auth(
         ClientId=state["user_pool_client_id"],
         AuthFlow="USER_PASSWORD_AUTH",
         AuthParameters={"USERNAME": state[who]["username"], "PASSWORD": state[who]["password"]},
     )
-    return str(auth["AuthenticationResult"]["IdToken"])
+    return dict(auth["AuthenticationResult"])
+
+
+def login(state: dict[str, Any], who: str) -> str:
+    return authenticate(state, who)["IdToken"]
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from tests.integration.conftest import Api
+from tests.integration.conftest import Api, authenticate
 
 
 def forged(state: dict[str, Any], **claims: Any) -> str:
@@ -71,19 +71,5 @@ def test_tampered_signature_is_401(stack: dict[str, Any], operator: Api) -> None
 
 
 def test_access_token_is_accepted_too(stack: dict[str, Any]) -> None:
-    import boto3
-
-    idp = boto3.client(
-        "cognito-idp",
-        region_name=stack["region"],
-        endpoint_url=stack["aws_endpoint_url"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    auth = idp.initiate_auth(
-        ClientId=stack["user_pool_client_id"],
-        AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": stack["operator"]["username"], "PASSWORD": stack["operator"]["password"]},
-    )
-    access = auth["AuthenticationResult"]["AccessToken"]
+    access = authenticate(stack, "operator")["AccessToken"]
     assert Api(stack["api_url"], access).get("/v1/admin/products").status_code == 200

@@ -9,10 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from local.template import load_template
-from tests.integration.conftest import Api
+from tests.integration.conftest import Api, aws
 from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,19 +49,13 @@ def test_local_json_has_everything_the_contract_lists(stack: dict[str, Any]) -> 
 
 
 def test_resources_exist_in_the_emulator_as_the_template_declares(stack: dict[str, Any]) -> None:
-    kw = {
-        "region_name": stack["region"],
-        "endpoint_url": stack["aws_endpoint_url"],
-        "aws_access_key_id": "testing",
-        "aws_secret_access_key": "testing",
-    }
-    ddb = boto3.client("dynamodb", **kw)
+    ddb = aws(stack, "dynamodb")
     orders = ddb.describe_table(TableName=stack["resources"]["OrdersTable"])["Table"]
     assert {i["IndexName"] for i in orders["GlobalSecondaryIndexes"]} == {"ByCreated", "OpenByDeadline"}
-    sqs = boto3.client("sqs", **kw)
+    sqs = aws(stack, "sqs")
     attrs = sqs.get_queue_attributes(QueueUrl=stack["resources"]["FulfilmentQueue"], AttributeNames=["All"])
     assert "fulfilment-dlq" in attrs["Attributes"]["RedrivePolicy"]
-    s3 = boto3.client("s3", **kw)
+    s3 = aws(stack, "s3")
     block = s3.get_public_access_block(Bucket=stack["resources"]["CardsBucket"])["PublicAccessBlockConfiguration"]
     assert all(block.values())
     enc = s3.get_bucket_encryption(Bucket=stack["resources"]["CardsBucket"])
@@ -71,7 +63,7 @@ def test_resources_exist_in_the_emulator_as_the_template_declares(stack: dict[st
         enc["ServerSideEncryptionConfiguration"]["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
         == "aws:kms"
     )
-    groups = boto3.client("cognito-idp", **kw).list_groups(UserPoolId=stack["user_pool_id"])["Groups"]
+    groups = aws(stack, "cognito-idp").list_groups(UserPoolId=stack["user_pool_id"])["Groups"]
     assert {g["GroupName"] for g in groups} == {"operators", "finance"}
 
 
@@ -125,20 +117,14 @@ def test_docs_and_storefront_are_served(public: Api) -> None:
 
 
 def test_outbox_shows_emails_and_alerts_oldest_first(stack: dict[str, Any], public: Api) -> None:
-    kw = {
-        "region_name": stack["region"],
-        "endpoint_url": stack["aws_endpoint_url"],
-        "aws_access_key_id": "testing",
-        "aws_secret_access_key": "testing",
-    }
-    ses = boto3.client("ses", **kw)
+    ses = aws(stack, "ses")
     ses.verify_email_identity(EmailAddress="shop@example.com")
     ses.send_email(
         Source="shop@example.com",
         Destination={"ToAddresses": ["buyer@example.com"]},
         Message={"Subject": {"Data": "你的订单 Your order"}, "Body": {"Text": {"Data": "link"}}},
     )
-    boto3.client("sns", **kw).publish(
+    aws(stack, "sns").publish(
         TopicArn=stack["resources"]["AlertsTopic"], Subject="Low stock", Message="GIFT-CNY-100: 3 left"
     )
     items = public.get("/_local/outbox").json()["items"]
