@@ -39,7 +39,7 @@ lint: $(VENV)/.installed
 	$(PY) -m ruff format --check .
 
 typecheck: $(VENV)/.installed
-	$(PY) -m mypy layers/common/kayisu local tests bench functions
+	$(PY) -m mypy layers/common/kayisu cli/kayisu_cli local tests bench functions
 
 validate: $(SAM_VENV)/.installed
 	$(SAM) validate --lint

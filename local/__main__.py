@@ -59,6 +59,9 @@ Press Ctrl-C to stop.""",
         stopped.wait()
     print("Stopping...", flush=True)
     stack.stop()
+    lingering = [t.name for t in threading.enumerate() if not t.daemon and t is not threading.main_thread()]
+    if lingering:
+        logging.getLogger("kayisu.local").warning("threads still running: %s", lingering)
     return 0
 
 

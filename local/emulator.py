@@ -7,10 +7,18 @@ same guarantee for everything."""
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, cast
 
+import moto.dynamodb.models as dynamodb_models
+from moto.dynamodb.exceptions import (
+    MockValidationException,
+    MultipleTransactionsException,
+    TransactionCanceledException,
+)
+from moto.dynamodb.models.table import Table
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.sqs.models import Queue
 from werkzeug.serving import ThreadedWSGIServer, make_server
@@ -71,6 +79,52 @@ def _wait_for_messages(queue: Queue, timeout: int) -> None:
         _original_wait(queue, timeout)
     else:
         _active.wait_unlocked(lambda: _original_wait(queue, timeout))
+
+
+class _CopyTablesByReference:
+    """moto backs up a whole table (once per transaction item!) before a transaction, which
+    makes each transaction cost the size of the table: 1,000 cards took minutes and gigabytes.
+    Tables are taken by reference here; `_transact_write_items` backs up the touched items."""
+
+    @staticmethod
+    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+
+_original_transact = dynamodb_models.DynamoDBBackend.transact_write_items
+
+
+def _transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> None:
+    backups: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
+    for entry in transact_items:
+        _, op = next(iter(entry.items()))
+        table = backend.tables.get(op.get("TableName"))
+        if table is None:
+            continue
+        if "Item" in op:
+            key = {a: op["Item"][a] for a in (table.hash_key_attr, table.range_key_attr) if a and a in op["Item"]}
+        else:
+            key = op.get("Key")
+        if not key:
+            continue
+        try:
+            current = backend.get_item(table.name, key)
+        except MockValidationException:
+            continue  # a malformed key: the transaction itself reports it
+        backups.append((table.name, key, current.to_json()["Attributes"] if current is not None else None))
+    try:
+        _original_transact(backend, transact_items)
+    except (TransactionCanceledException, MultipleTransactionsException, MockValidationException):
+        for name, key, attributes in reversed(backups):
+            if attributes is None:
+                backend.delete_item(name, key)
+            else:
+                backend.put_item(name, attributes)
+        raise
+
+
+setattr(dynamodb_models, "copy", _CopyTablesByReference)  # noqa: B010
+setattr(dynamodb_models.DynamoDBBackend, "transact_write_items", _transact_write_items)  # noqa: B010
 
 
 class Emulator:

@@ -8,6 +8,7 @@ import importlib.util
 import os
 import threading
 import time
+import urllib.parse
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from types import ModuleType
 from typing import Any
 
 from botocore.client import BaseClient
+from botocore.signers import RequestSigner
 
 from local.template import ACCOUNT_ID, REGION, Template
 
@@ -78,8 +80,25 @@ def _recording_call(self: BaseClient, operation_name: str, api_params: dict[str,
     return _original_call(self, operation_name, api_params)
 
 
+_original_presign = RequestSigner.generate_presigned_url
+
+
+def _recording_presign(
+    self: RequestSigner, request_dict: dict[str, Any], operation_name: str, *args: Any, **kwargs: Any
+) -> str:
+    # A presigned URL makes no call now, but whoever uses it acts with this function's rights.
+    fn = current_function.get()
+    if fn:
+        path = urllib.parse.urlsplit(str(request_dict.get("url", ""))).path
+        bucket = path.lstrip("/").split("/", 1)[0]
+        CALLS.record(AwsCall(fn, str(getattr(self, "_signing_name", "")), operation_name, bucket))
+    url: str = _original_presign(self, request_dict, operation_name, *args, **kwargs)
+    return url
+
+
 def install_call_recorder() -> None:
     setattr(BaseClient, "_make_api_call", _recording_call)  # noqa: B010
+    setattr(RequestSigner, "generate_presigned_url", _recording_presign)  # noqa: B010
 
 
 class LambdaContext:

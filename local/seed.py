@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import secrets
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -53,8 +55,49 @@ def id_token(state: dict[str, Any], who: str = "operator") -> str:
     return str(auth["AuthenticationResult"]["IdToken"])
 
 
+DEMO_CARDS_PER_PRODUCT = 40
+
+
 def seed_demo(state: dict[str, Any]) -> None:
     token = id_token(state)
+    _create_products(state, token)
+    # Demo stock goes through the operators' own path: presigned upload, S3 event, ingestion.
+    for product in DEMO_PRODUCTS:
+        codes = "\n".join(
+            f"DEMO-{product['sku']}-{secrets.token_hex(6).upper()}" for _ in range(DEMO_CARDS_PER_PRODUCT)
+        )
+        upload_batch(state, token, str(product["sku"]), "demo.txt", codes.encode())
+
+
+def _call(state: dict[str, Any], token: str, method: str, path: str, body: Any = None) -> Any:
+    req = urllib.request.Request(  # noqa: S310 - our own local gateway
+        f"{state['api_url']}{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
+        return json.loads(resp.read() or b"null")
+
+
+def upload_batch(state: dict[str, Any], token: str, sku: str, filename: str, data: bytes, timeout: float = 120) -> Any:
+    started = _call(state, token, "POST", "/v1/admin/batches", {"sku": sku, "filename": filename})
+    put = urllib.request.Request(started["upload_url"], data=data, method="PUT")  # noqa: S310
+    with urllib.request.urlopen(put, timeout=30):  # noqa: S310 - the emulator's presigned URL
+        pass
+    deadline = time.monotonic() + timeout
+    while True:
+        batch = _call(state, token, "GET", f"/v1/admin/batches/{started['batch_id']}")
+        if batch["status"] in ("completed", "failed"):
+            if batch["status"] == "failed":
+                raise RuntimeError(f"demo batch for {sku} failed: {batch.get('error')}")
+            return batch
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"demo batch for {sku} did not finish in {timeout} s")
+        time.sleep(0.2)
+
+
+def _create_products(state: dict[str, Any], token: str) -> None:
     for product in DEMO_PRODUCTS:
         req = urllib.request.Request(  # noqa: S310 - our own local gateway
             f"{state['api_url']}/v1/admin/products",

@@ -149,6 +149,8 @@ class LocalStack:
             "user_pool_client_id": client_id,
             "sandbox_webhook_secret": self._sandbox_secret(),
             "parameters": template.parameters,
+            # What every function sees (template Globals), for tools that run domain code locally.
+            "function_environment": global_environment(template),
         }
         if self.demo:
             from local.seed import seed_demo
@@ -163,9 +165,11 @@ class LocalStack:
     def stop(self) -> None:
         if self.events is not None:
             self.events.stop()
+            log.info("event sources stopped")
         for server in reversed(self._servers):
             server.shutdown()
             server.server_close()
+            log.info("server %s stopped", server.server_address)
 
     def _create_users(self, pool_id: str) -> None:
         idp = boto3.client("cognito-idp", region_name=REGION, endpoint_url=self.aws_url)

@@ -55,7 +55,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         "KAYISU_PORT": str(free_port()),
         "KAYISU_AWS_PORT": str(free_port()),
         "KAYISU_STATE_DIR": str(state_dir),
-        "KAYISU_PARAMETERS": os.environ.get("KAYISU_TEST_PARAMETERS", ""),
+        # One-second ingest slices, so that batches really hand themselves on.
+        "KAYISU_PARAMETERS": os.environ.get("KAYISU_TEST_PARAMETERS", "IngestSliceSeconds=1"),
     }
     for var in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         env.pop(var, None)
@@ -131,3 +132,24 @@ def finance(stack: dict[str, Any]) -> Api:
 @pytest.fixture
 def new_sku() -> str:
     return f"T-{time.monotonic_ns()}"
+
+
+def upload_batch(operator: Api, sku: str, filename: str, content: str | bytes, timeout: float = 60) -> dict[str, Any]:
+    """What an operator does: ask for an upload URL, PUT the file, wait for the report."""
+    started = operator.post("/v1/admin/batches", {"sku": sku, "filename": filename})
+    assert started.status_code == 201, started.text
+    body = content.encode() if isinstance(content, str) else content
+    put = requests.put(started.json()["upload_url"], data=body, timeout=30)
+    assert put.status_code == 200, put.text
+    return wait_for_batch(operator, started.json()["batch_id"], timeout)
+
+
+def wait_for_batch(operator: Api, batch_id: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        batch: dict[str, Any] = operator.get(f"/v1/admin/batches/{batch_id}").json()
+        if batch.get("status") in ("completed", "failed"):
+            return batch
+        if time.monotonic() > deadline:
+            pytest.fail(f"batch {batch_id} still {batch.get('status')} after {timeout} s")
+        time.sleep(0.2)

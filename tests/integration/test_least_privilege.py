@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from local.template import load_template
-from tests.integration.conftest import Api
+from tests.integration.conftest import Api, upload_batch
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")
@@ -81,14 +81,34 @@ def tour(operator: Api, public: Api, sku: str) -> None:
     assert operator.get("/v1/admin/products").status_code == 200
     assert public.get("/v1/products").status_code == 200
     assert public.get(f"/v1/products/{sku}").status_code == 200
+    batch = upload_batch(operator, sku, "tour.txt", f"{sku}-A\n{sku}-B\n" + "x" * 300 + "\n")
+    assert (batch["imported"], batch["rejected"]) == (2, 1)
+    assert operator.post(f"/v1/admin/batches/{batch['batch_id']}/void").json()["voided"] == 2
+    assert operator.get("/v1/admin/stock").status_code == 200
 
 
 @pytest.fixture
 def calls(stack: dict[str, Any], operator: Api, public: Api, new_sku: str) -> list[dict[str, Any]]:
-    public.request("DELETE", "/_local/calls")
+    # Everything since the stack started: some calls happen once per container (loading a key).
     tour(operator, public, new_sku)
     items: list[dict[str, Any]] = public.get("/_local/calls").json()["items"]
     return items
+
+
+KMS_KEYS = {lid for lid, r in TEMPLATE["Resources"].items() if r["Type"] == "AWS::KMS::Key"}
+
+
+def bucket_key(bucket: str) -> str | None:
+    """The KMS key an SSE-KMS bucket encrypts with: S3 uses it on the caller's behalf."""
+    props = TEMPLATE["Resources"][bucket]["Properties"]
+    for rule in (props.get("BucketEncryption") or {}).get("ServerSideEncryptionConfiguration", []):
+        default = rule["ServerSideEncryptionByDefault"]
+        if default["SSEAlgorithm"] == "aws:kms":
+            return next(iter(logical_ids(default["KMSMasterKeyID"])))
+    return None
+
+
+IMPLIED_KMS = {"PutObject": "kms:GenerateDataKey", "GetObject": "kms:Decrypt"}
 
 
 def used(calls: list[dict[str, Any]], function: str, physical_to_logical: dict[str, str]) -> set[tuple[str, str]]:
@@ -99,6 +119,13 @@ def used(calls: list[dict[str, Any]], function: str, physical_to_logical: dict[s
         service = IAM_PREFIX.get(call["service"], call["service"])
         names = call["resource"].split(",") if call["resource"] else []
         targets = {physical_to_logical.get(n, f"<unknown {n}>") for n in names}
+        if service == "kms" and not targets:
+            targets = set(KMS_KEYS)  # Decrypt names no key: the ciphertext does
+        if service == "s3" and call["operation"] in IMPLIED_KMS:
+            for bucket in targets:
+                key = bucket_key(bucket) if bucket in TEMPLATE["Resources"] else None
+                if key:
+                    out.add((IMPLIED_KMS[call["operation"]], key))
         if call["operation"] == "TransactWriteItems":
             # The recorder keeps the tables; the actions per item are checked by the grants below.
             actions = {f"{service}:{a}" for a in TRANSACT_ACTION.values()}

@@ -120,3 +120,64 @@ def test_long_poll_does_not_stop_the_emulator(serialised_url: str) -> None:
     poller.join(10)
     # Had the poll held the lock, the send would have waited for it and the poll found nothing.
     assert [m["Body"] for m in got] == ["late"]
+
+
+def test_a_cancelled_transaction_changes_nothing(serialised_url: str) -> None:
+    # The emulator replaces moto's whole-table backup with a backup of the touched items.
+    ddb = boto3.client(
+        "dynamodb",
+        region_name="us-east-1",
+        endpoint_url=serialised_url,
+        aws_access_key_id="t",
+        aws_secret_access_key="t",
+    )
+    table = "rollback"
+    ddb.create_table(
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
+    ddb.put_item(TableName=table, Item={"pk": {"S": "counter"}, "n": {"N": "5"}})
+    ddb.put_item(TableName=table, Item={"pk": {"S": "taken"}})
+    with pytest.raises(ddb.exceptions.TransactionCanceledException) as cancelled:
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {"pk": {"S": "new"}}}},
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": {"pk": {"S": "counter"}},
+                        "UpdateExpression": "ADD n :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}},
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": {"pk": {"S": "taken"}, "x": {"S": "overwritten"}},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
+    codes = [r["Code"] for r in cancelled.value.response["CancellationReasons"]]
+    assert codes == ["None", "None", "ConditionalCheckFailed"]
+    assert "Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": "new"}})
+    assert ddb.get_item(TableName=table, Key={"pk": {"S": "counter"}})["Item"]["n"] == {"N": "5"}
+    assert "x" not in ddb.get_item(TableName=table, Key={"pk": {"S": "taken"}})["Item"]
+
+    ddb.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": table, "Item": {"pk": {"S": "new"}}}},
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": {"pk": {"S": "counter"}},
+                    "UpdateExpression": "ADD n :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}},
+                }
+            },
+        ]
+    )
+    assert ddb.get_item(TableName=table, Key={"pk": {"S": "counter"}})["Item"]["n"] == {"N": "6"}

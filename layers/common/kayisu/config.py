@@ -27,11 +27,13 @@ class Settings(BaseModel):
     fulfilment_queue_url: str = ""
     ingest_queue_url: str = ""
     kms_key_id: str = ""
+    code_digest_secret_arn: str = ""
     enable_sandbox_payments: bool = False
     max_pending_orders_per_email: int = 3
     max_pending_orders_per_ip: int = 20
     order_ttl_minutes: int = 15
     stock_shards: int = Field(default=16, ge=1, le=32)
+    ingest_slice_seconds: int = Field(default=840, ge=1)
 
 
 @lru_cache(maxsize=1)

@@ -87,6 +87,22 @@ class AdminProduct(Product):
     updated_at: Timestamp
 
 
+class StockLevel(BaseModel):
+    sku: str
+    imported: int
+    available: int
+    reserved: int
+    sold: int
+    redeemed: int
+    void: int
+    alert_threshold: int
+
+
+class StockList(BaseModel):
+    items: list[StockLevel]
+    next_cursor: str | None = None
+
+
 class ProductList(BaseModel):
     items: list[Product]
     next_cursor: str | None = None

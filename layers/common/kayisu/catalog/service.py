@@ -7,6 +7,7 @@ from kayisu.catalog.schemas import (
     Product,
     ProductCreate,
     ProductUpdate,
+    StockLevel,
     StockStatus,
 )
 from kayisu.clock import now
@@ -92,3 +93,19 @@ def update_product(sku: str, change: ProductUpdate) -> AdminProduct:
     entry.product.updated_at = now()
     store.save_product(entry.product)
     return _admin(entry)
+
+
+def stock_levels() -> list[StockLevel]:
+    return [
+        StockLevel(
+            sku=e.product.sku,
+            imported=e.stock.imported,
+            available=e.stock.available,
+            reserved=e.stock.reserved,
+            sold=e.stock.sold,
+            redeemed=e.stock.redeemed,
+            void=e.stock.void,
+            alert_threshold=int(e.product.alert_threshold),
+        )
+        for e in store.scan_products()
+    ]

@@ -1,0 +1,37 @@
+"""Operators load stock: card batches (/v1/admin/batches) and stock levels (/v1/admin/stock)."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from kayisu.catalog import service as catalog
+from kayisu.catalog.schemas import StockList
+from kayisu.ingest import admin
+from kayisu.ingest.schemas import Batch, BatchCreate, BatchVoided
+from kayisu.web import OPERATORS, create_app, json_response, lambda_handler
+
+app = create_app()
+
+
+@app.post("/v1/admin/batches", middlewares=[OPERATORS], summary="Start a card batch upload", tags=["admin"])
+def start_upload(data: Annotated[BatchCreate, Body()]) -> Response[str]:
+    return json_response(admin.start_upload(data), 201)
+
+
+@app.get("/v1/admin/batches/<batch_id>", middlewares=[OPERATORS], summary="A batch and its report", tags=["admin"])
+def get_batch(batch_id: str) -> Batch:
+    return admin.view(batch_id)
+
+
+@app.post("/v1/admin/batches/<batch_id>/void", middlewares=[OPERATORS], summary="Void unsold cards", tags=["admin"])
+def void_batch(batch_id: str) -> BatchVoided:
+    return admin.void(batch_id)
+
+
+@app.get("/v1/admin/stock", middlewares=[OPERATORS], summary="Stock per SKU", tags=["admin"])
+def stock() -> StockList:
+    return StockList(items=catalog.stock_levels())
+
+
+handler = lambda_handler(app)

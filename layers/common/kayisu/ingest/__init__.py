@@ -1,0 +1,1 @@
+"""Card batch ingestion: uploaded files to encrypted, de-duplicated cards."""

@@ -1,0 +1,72 @@
+"""What operators do with batches: start an upload, follow it, void what is unsold."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from kayisu.aws import client
+from kayisu.catalog.service import unknown_sku
+from kayisu.clock import now
+from kayisu.config import get_settings
+from kayisu.errors import Problem, not_found
+from kayisu.ingest.schemas import Batch, BatchCreate, BatchUpload, BatchVoided
+from kayisu.ingest.service import new_batch_id
+from kayisu.store import cards as store
+from kayisu.store.catalog import load_product
+
+UPLOAD_SECONDS = 900
+DOWNLOAD_SECONDS = 900
+
+
+def unknown_batch(batch_id: str) -> Problem:
+    return not_found("UNKNOWN_BATCH", f"There is no batch {batch_id!r}.")
+
+
+def start_upload(data: BatchCreate) -> BatchUpload:
+    if load_product(data.sku) is None:
+        raise unknown_sku(data.sku)
+    batch_id = new_batch_id()
+    key = f"incoming/{data.sku}/{batch_id}/{data.filename}"
+    store.new_batch(batch_id, data.sku, data.filename, key)
+    url = client("s3").generate_presigned_url(
+        "put_object", Params={"Bucket": get_settings().cards_bucket, "Key": key}, ExpiresIn=UPLOAD_SECONDS
+    )
+    return BatchUpload(
+        batch_id=batch_id, upload_url=url, s3_key=key, expires_at=now() + timedelta(seconds=UPLOAD_SECONDS)
+    )
+
+
+def view(batch_id: str) -> Batch:
+    batch = store.load_batch(batch_id)
+    if batch is None:
+        raise unknown_batch(batch_id)
+    rejects_url = None
+    if batch.rejects_key:
+        rejects_url = client("s3").generate_presigned_url(
+            "get_object",
+            Params={"Bucket": get_settings().reports_bucket, "Key": batch.rejects_key},
+            ExpiresIn=DOWNLOAD_SECONDS,
+        )
+    return Batch(
+        batch_id=batch.batch_id,
+        sku=batch.sku,
+        filename=batch.filename,
+        status=batch.status,
+        rows=int(batch.rows),
+        imported=int(batch.imported),
+        duplicates=int(batch.duplicates),
+        rejected=int(batch.rejected),
+        voided=int(batch.voided),
+        rejects_url=rejects_url,
+        error=batch.error,
+        created_at=batch.created_at,
+        completed_at=batch.completed_at,
+    )
+
+
+def void(batch_id: str) -> BatchVoided:
+    batch = store.load_batch(batch_id)
+    if batch is None:
+        raise unknown_batch(batch_id)
+    voided, held = store.void_unsold(batch)
+    return BatchVoided(batch_id=batch_id, voided=voided, held=held)

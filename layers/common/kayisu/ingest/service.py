@@ -1,0 +1,280 @@
+"""Card batch ingestion: an uploaded file becomes encrypted, de-duplicated cards.
+
+The file is streamed (never whole in memory) and applied in chunks; each chunk is one
+transaction that also moves the batch's checkpoint, so a crash, a timeout or a redelivered
+message resumes at the checkpoint without importing anything twice or losing a row. A batch
+that runs out of time hands itself on in a continuation message. See docs/ingestion.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from itertools import islice
+from typing import Any, BinaryIO
+
+from aws_lambda_powertools import Logger
+
+from kayisu import crypto
+from kayisu.aws import client
+from kayisu.clock import now
+from kayisu.config import get_settings
+from kayisu.ingest.parsing import CardRow, FileRejected, RejectedRow, kind_of, read_rows
+from kayisu.store import cards as store
+from kayisu.store.catalog import load_product
+
+logger = Logger(child=True)
+
+INCOMING = "incoming/"
+MAX_ROWS_PER_CHUNK = 5000  # a chunk of only bad rows still moves the checkpoint
+TIME_RESERVE_MS = 60_000  # stop and hand on while this much time is left
+_PRESIGNED_KEY = re.compile(r"^incoming/[^/]+/(b-[a-z0-9]{20})/[^/]+$")
+
+
+class Outcome(StrEnum):
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CONTINUE = "continue"
+
+
+@dataclass(frozen=True)
+class Upload:
+    bucket: str
+    key: str
+    version: str  # the S3 event's sequencer (or eTag): one upload of a key
+
+
+def uploads_in(s3_event: dict[str, Any]) -> Iterator[Upload]:
+    """The uploads an S3 notification announces (its keys arrive URL-encoded)."""
+    for record in s3_event.get("Records", []):
+        if not str(record.get("eventName", "")).startswith("ObjectCreated"):
+            continue
+        obj = record["s3"]["object"]
+        key = urllib.parse.unquote_plus(obj["key"])
+        if key.startswith(INCOMING):
+            yield Upload(record["s3"]["bucket"]["name"], key, str(obj.get("sequencer") or obj.get("eTag", "")))
+
+
+def new_batch_id() -> str:
+    import secrets
+
+    return "b-" + secrets.token_hex(10)
+
+
+def batch_id_of(upload: Upload) -> str:
+    """A presigned upload names its batch in its key; a direct upload gets an id derived from
+    its key and version, so a redelivered notification finds the same batch."""
+    match = _PRESIGNED_KEY.match(upload.key)
+    if match:
+        return match.group(1)
+    return "b-" + hashlib.sha256(f"{upload.key}\n{upload.version}".encode()).hexdigest()[:20]
+
+
+def batch_for(upload: Upload) -> store.BatchItem:
+    batch_id = batch_id_of(upload)
+    existing = store.load_batch(batch_id)
+    if existing is not None:
+        return existing
+    parts = upload.key.split("/")
+    sku = parts[1] if len(parts) > 2 else ""
+    try:
+        return store.new_batch(batch_id, sku, parts[-1], upload.key, status="processing")
+    except store.BatchExists:
+        batch = store.load_batch(batch_id)
+        assert batch is not None
+        return batch
+
+
+def run(batch: store.BatchItem, remaining_ms: Callable[[], int]) -> Outcome:
+    """Ingests as much of the batch as time allows."""
+    if batch.status in ("completed", "failed"):
+        return Outcome(batch.status)
+    settings = get_settings()
+    try:
+        kind = kind_of(batch.filename)
+        if load_product(batch.sku) is None:
+            raise FileRejected(f"unknown SKU {batch.sku!r}: create the product first")
+        key = _data_key(batch)
+        with _open_upload(batch.s3_key, kind == "xlsx") as source:
+            rows = read_rows(kind, source)
+            outcome = _import(batch, key, rows, remaining_ms)
+    except FileRejected as exc:
+        return _fail(batch, str(exc))
+    except _UploadGone:
+        return _fail(batch, "the uploaded file is gone before it was ingested; upload it again")
+    if outcome is Outcome.COMPLETED:
+        batch.refresh(consistent_read=True)  # the counts the chunks added
+        rejects_key = _merge_rejects(batch) if int(batch.rejected) else None
+        store.finish_batch(batch, "completed", rejects_key=rejects_key)
+        client("s3").delete_object(Bucket=settings.cards_bucket, Key=batch.s3_key)
+        logger.info(
+            "BatchCompleted",
+            extra={
+                "batch_id": batch.batch_id,
+                "sku": batch.sku,
+                "rows": int(batch.rows),
+                "imported": int(batch.imported),
+                "duplicates": int(batch.duplicates),
+                "rejected": int(batch.rejected),
+            },
+        )
+    return outcome
+
+
+def hand_on(batch_id: str) -> None:
+    """Continue in a new invocation (before this one runs out of time)."""
+    import json
+
+    client("sqs").send_message(
+        QueueUrl=get_settings().ingest_queue_url, MessageBody=json.dumps({"continue_batch": batch_id})
+    )
+
+
+def _fail(batch: store.BatchItem, reason: str) -> Outcome:
+    store.finish_batch(batch, "failed", error=reason)
+    client("s3").delete_object(Bucket=get_settings().cards_bucket, Key=batch.s3_key)
+    logger.warning("BatchFailed", extra={"batch_id": batch.batch_id, "sku": batch.sku, "reason": reason})
+    return Outcome.FAILED
+
+
+def _data_key(batch: store.BatchItem) -> bytes:
+    if batch.data_key is None:
+        fresh = crypto.new_data_key(batch.sku, batch.batch_id)
+        stored = store.attach_data_key(batch, fresh.encrypted)
+        if stored == fresh.encrypted:
+            return fresh.plaintext
+    assert batch.data_key is not None
+    return crypto.DATA_KEYS.open(bytes(batch.data_key), batch.sku, batch.batch_id)
+
+
+class _UploadGone(Exception):
+    pass
+
+
+class _open_upload:  # noqa: N801 - used as a context manager
+    """The uploaded object as a stream; an xlsx (a zip, read from its end) is spooled to /tmp."""
+
+    def __init__(self, key: str, seekable: bool) -> None:
+        self.key = key
+        self.seekable = seekable
+        self._closers: list[Callable[[], None]] = []
+
+    def __enter__(self) -> BinaryIO:
+        s3 = client("s3")
+        try:
+            body = s3.get_object(Bucket=get_settings().cards_bucket, Key=self.key)["Body"]
+        except s3.exceptions.NoSuchKey:
+            raise _UploadGone(self.key) from None
+        self._closers.append(body.close)
+        if not self.seekable:
+            return body  # type: ignore[no-any-return]
+        spool = tempfile.TemporaryFile()
+        self._closers.append(spool.close)
+        for block in iter(lambda: body.read(1 << 20), b""):
+            spool.write(block)
+        spool.seek(0)
+        return spool
+
+    def __exit__(self, *exc: object) -> None:
+        for close in reversed(self._closers):
+            close()
+
+
+def _import(
+    batch: store.BatchItem, key: bytes, rows: Iterator[CardRow | RejectedRow], remaining_ms: Callable[[], int]
+) -> Outcome:
+    digester = crypto.code_digester()
+    per_chunk = store.cards_per_chunk()
+    position = int(batch.position)
+    pending = islice(rows, position, None)  # rows before the checkpoint were applied already
+    stop_at = time.monotonic() + get_settings().ingest_slice_seconds
+    while True:
+        if remaining_ms() < TIME_RESERVE_MS or time.monotonic() > stop_at:
+            return Outcome.CONTINUE
+        start = position
+        cards: list[store.NewCard] = []
+        seen: set[str] = set()
+        rejects: list[RejectedRow] = []
+        repeats = 0
+        for row in pending:
+            seq = position
+            position += 1
+            if isinstance(row, RejectedRow):
+                rejects.append(row)
+            else:
+                digest = digester.digest(row.code)
+                if digest in seen:
+                    repeats += 1
+                else:
+                    seen.add(digest)
+                    identity = crypto.card_identity(batch.sku, batch.batch_id, digest)
+                    cards.append(
+                        store.NewCard(
+                            digest=digest,
+                            seq=seq,
+                            sealed=crypto.seal(key, row.code, identity),
+                            serial=row.serial,
+                            expires_at=row.expires_at.isoformat() if row.expires_at else None,
+                            face_value=row.face_value,
+                        )
+                    )
+            if len(cards) >= per_chunk or position - start >= MAX_ROWS_PER_CHUNK:
+                break
+        if position == start:
+            return Outcome.COMPLETED
+        if rejects:
+            _write_rejects_part(batch, start, rejects)
+        try:
+            store.import_chunk(batch, cards, len(rejects), repeats, position, now())
+        except store.StaleCheckpoint:
+            # Another attempt applied this chunk; carry on from where the batch really is.
+            batch.refresh(consistent_read=True)
+            return Outcome.CONTINUE
+
+
+# -- the rejects report: line number and reason, never the code
+
+
+def _rejects_prefix(batch_id: str) -> str:
+    return f"batches/{batch_id}/rejects/"
+
+
+def _write_rejects_part(batch: store.BatchItem, start: int, rejects: list[RejectedRow]) -> None:
+    """Written before the chunk commits, under a name fixed by the chunk's start, so a retried
+    chunk overwrites its own part and a committed chunk always has its part."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    for r in rejects:
+        writer.writerow([r.line, r.reason])
+    client("s3").put_object(
+        Bucket=get_settings().reports_bucket,
+        Key=f"{_rejects_prefix(batch.batch_id)}{start:09d}.csv",
+        Body=text.getvalue().encode("utf-8"),
+        ContentType="text/csv; charset=utf-8",
+    )
+
+
+def _merge_rejects(batch: store.BatchItem) -> str:
+    s3 = client("s3")
+    bucket = get_settings().reports_bucket
+    prefix = _rejects_prefix(batch.batch_id)
+    parts: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        parts.extend(obj["Key"] for obj in page.get("Contents", []))
+    out = io.BytesIO()
+    out.write("\ufeffline,reason\n".encode())  # BOM: Excel opens it as UTF-8
+    for part in sorted(parts):
+        out.write(s3.get_object(Bucket=bucket, Key=part)["Body"].read())
+    key = f"batches/{batch.batch_id}/rejects.csv"
+    s3.put_object(Bucket=bucket, Key=key, Body=out.getvalue(), ContentType="text/csv; charset=utf-8")
+    for part in parts:
+        s3.delete_object(Bucket=bucket, Key=part)
+    return key

@@ -1,0 +1,386 @@
+"""The cards table: cards keyed by the digest of their code, and the batches they came in.
+
+A card's key is `CARD#{digest}`, so "this code exists anywhere already" is the condition
+`attribute_not_exists(pk)` on its own put: global uniqueness needs no extra item and no
+read. Importing a chunk is one transaction: the cards, the stock shards they add to, and the
+batch's checkpoint (conditioned on the checkpoint it started from, so a chunk is applied once
+even if a worker crashes after the commit and its message is delivered again).
+See docs/architecture.md and docs/ingestion.md.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pynamodb.attributes import (
+    BinaryAttribute,
+    DiscriminatorAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.connection import Connection
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from kayisu.clock import now
+from kayisu.config import get_settings
+from kayisu.store.catalog import StockShardItem, product_pk, shard_sk
+
+# DynamoDB allows 100 items per transaction; a chunk also writes its shards and the batch.
+TRANSACTION_ITEMS = 100
+_connection = Connection()
+
+
+class ByBatch(GlobalSecondaryIndex["CardItem"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "ByBatch"
+        # `kind` too: PynamoDB filters a subclass's queries on it.
+        projection = IncludeProjection(["kind"])
+
+    batch_pk = UnicodeAttribute(hash_key=True)
+    batch_sk = UnicodeAttribute(range_key=True)
+
+
+class CardsItem(Model):
+    class Meta:
+        table_name = get_settings().cards_table
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = DiscriminatorAttribute()
+
+
+class CardItem(CardsItem, discriminator="card"):
+    """One card. `sealed` is the AES-256-GCM ciphertext of the code; the code itself is never stored."""
+
+    digest = UnicodeAttribute()
+    sku = UnicodeAttribute()
+    batch_id = UnicodeAttribute()
+    seq = NumberAttribute()
+    shard = NumberAttribute()
+    status = UnicodeAttribute()  # available | sold | void
+    sealed = BinaryAttribute(legacy_encoding=False)
+    serial = UnicodeAttribute(null=True)
+    expires_at = UnicodeAttribute(null=True)  # YYYY-MM-DD
+    face_value = NumberAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    order_id = UnicodeAttribute(null=True)
+    sold_at = UTCDateTimeAttribute(null=True)
+    redeemed_at = UTCDateTimeAttribute(null=True)
+    void_at = UTCDateTimeAttribute(null=True)
+    # Sparse: present only while the card is available (the AvailablePool index).
+    pool_pk = UnicodeAttribute(null=True)
+    pool_sk = UnicodeAttribute(null=True)
+    batch_pk = UnicodeAttribute()
+    batch_sk = UnicodeAttribute()
+    by_batch = ByBatch()
+
+
+class BatchItem(CardsItem, discriminator="batch"):
+    batch_id = UnicodeAttribute()
+    sku = UnicodeAttribute()
+    filename = UnicodeAttribute()
+    s3_key = UnicodeAttribute()
+    status = UnicodeAttribute()  # pending | processing | completed | failed
+    # position: how many non-empty rows of the file are done (the checkpoint).
+    position = NumberAttribute(default=0)
+    rows = NumberAttribute(default=0)
+    imported = NumberAttribute(default=0)
+    duplicates = NumberAttribute(default=0)
+    rejected = NumberAttribute(default=0)
+    voided = NumberAttribute(default=0)
+    data_key = BinaryAttribute(legacy_encoding=False, null=True)
+    rejects_key = UnicodeAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    completed_at = UTCDateTimeAttribute(null=True)
+
+
+def card_pk(digest: str) -> str:
+    return f"CARD#{digest}"
+
+
+CARD_SK = "CARD"
+BATCH_SK = "BATCH"
+
+
+def batch_pk(batch_id: str) -> str:
+    return f"BATCH#{batch_id}"
+
+
+def pool_pk(sku: str, shard: int) -> str:
+    return f"POOL#{sku}#{shard:02d}"
+
+
+@dataclass(frozen=True)
+class NewCard:
+    digest: str
+    seq: int
+    sealed: bytes
+    serial: str | None = None
+    expires_at: str | None = None
+    face_value: int | None = None
+
+
+@dataclass
+class ChunkResult:
+    imported: int = 0
+    duplicates: int = 0
+    duplicate_digests: set[str] = field(default_factory=set)
+
+
+class StaleCheckpoint(Exception):
+    """The batch moved on since this chunk was read: another attempt already applied it."""
+
+
+class BatchExists(Exception):
+    pass
+
+
+# -- batches
+
+
+def new_batch(batch_id: str, sku: str, filename: str, s3_key: str, status: str = "pending") -> BatchItem:
+    at = now()
+    item = BatchItem(
+        batch_pk(batch_id),
+        BATCH_SK,
+        batch_id=batch_id,
+        sku=sku,
+        filename=filename,
+        s3_key=s3_key,
+        status=status,
+        created_at=at,
+        updated_at=at,
+    )
+    try:
+        item.save(condition=BatchItem.pk.does_not_exist())
+    except PutError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise BatchExists(batch_id) from exc
+        raise
+    return item
+
+
+def load_batch(batch_id: str) -> BatchItem | None:
+    try:
+        item = BatchItem.get(batch_pk(batch_id), BATCH_SK, consistent_read=True)
+    except BatchItem.DoesNotExist:
+        return None
+    return item
+
+
+def attach_data_key(batch: BatchItem, encrypted: bytes) -> bytes:
+    """Stores the batch's encrypted data key once; a concurrent attempt gets the first one."""
+    try:
+        batch.update(
+            actions=[BatchItem.data_key.set(encrypted), BatchItem.status.set("processing")],
+            condition=BatchItem.data_key.does_not_exist(),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        batch.refresh(consistent_read=True)
+    assert batch.data_key is not None
+    return bytes(batch.data_key)
+
+
+def finish_batch(batch: BatchItem, status: str, rejects_key: str | None = None, error: str | None = None) -> None:
+    actions: list[Action] = [
+        BatchItem.status.set(status),
+        BatchItem.updated_at.set(now()),
+        BatchItem.completed_at.set(now()),
+    ]
+    if rejects_key:
+        actions.append(BatchItem.rejects_key.set(rejects_key))
+    if error:
+        actions.append(BatchItem.error.set(error))
+    batch.update(actions=actions)
+
+
+# -- import
+
+
+def import_chunk(
+    batch: BatchItem, cards: list[NewCard], rejected: int, repeats: int, new_position: int, at: datetime
+) -> ChunkResult:
+    """Applies one chunk exactly once: its cards (each only if the code is new everywhere), the
+    stock they add, and the batch's counts and checkpoint. `repeats` are codes the caller saw
+    twice within the chunk. Raises StaleCheckpoint if the batch is no longer at the position
+    this chunk started from."""
+    shards = get_settings().stock_shards
+    result = ChunkResult()
+    pending = list(cards)
+    while True:
+        by_shard: dict[int, int] = defaultdict(int)
+        for card in pending:
+            by_shard[card.seq % shards] += 1
+        try:
+            with TransactWrite(connection=_connection) as t:
+                for card in pending:  # puts come first in the request: index i is pending[i]
+                    t.save(_card_item(batch, card, at), condition=CardItem.pk.does_not_exist())
+                for shard, count in sorted(by_shard.items()):
+                    t.update(
+                        StockShardItem(product_pk(batch.sku), shard_sk(shard)),
+                        actions=[
+                            StockShardItem.kind.set(StockShardItem),
+                            StockShardItem.sku.set(batch.sku),
+                            StockShardItem.imported.add(count),
+                            StockShardItem.available.add(count),
+                        ],
+                    )
+                t.update(
+                    BatchItem(batch.pk, batch.sk),
+                    actions=[
+                        BatchItem.position.set(new_position),
+                        BatchItem.rows.set(new_position),
+                        BatchItem.imported.add(len(pending)),
+                        BatchItem.duplicates.add(repeats + result.duplicates),
+                        BatchItem.rejected.add(rejected),
+                        BatchItem.status.set("processing"),
+                        BatchItem.updated_at.set(at),
+                    ],
+                    condition=_at_position(int(batch.position)),
+                )
+        except TransactWriteError as exc:
+            reasons = exc.cancellation_reasons
+            if not reasons:
+                raise
+            if _failed(reasons, len(reasons) - 1):
+                raise StaleCheckpoint(batch.batch_id) from exc
+            taken = {pending[i].digest for i in range(len(pending)) if _failed(reasons, i)}
+            if not taken:
+                raise
+            result.duplicates += len(taken)
+            result.duplicate_digests |= taken
+            pending = [c for c in pending if c.digest not in taken]
+            continue
+        result.imported = len(pending)
+        result.duplicates += repeats
+        batch.position = new_position
+        return result
+
+
+def _at_position(position: int) -> Any:
+    at = BatchItem.position == position
+    return at | BatchItem.position.does_not_exist() if position == 0 else at
+
+
+def _available_in_shard(sku: str, shard: int) -> int:
+    for item in StockShardItem.query(product_pk(sku), StockShardItem.sk == shard_sk(shard), consistent_read=True):
+        return int(item.available)
+    return 0
+
+
+def _failed(reasons: Sequence[object], index: int) -> bool:
+    reason = reasons[index] if index < len(reasons) else None
+    return getattr(reason, "code", None) == "ConditionalCheckFailed"
+
+
+def _card_item(batch: BatchItem, card: NewCard, at: datetime) -> CardItem:
+    shard = card.seq % get_settings().stock_shards
+    return CardItem(
+        card_pk(card.digest),
+        CARD_SK,
+        digest=card.digest,
+        sku=batch.sku,
+        batch_id=batch.batch_id,
+        seq=card.seq,
+        shard=shard,
+        status="available",
+        sealed=card.sealed,
+        serial=card.serial,
+        expires_at=card.expires_at,
+        face_value=card.face_value,
+        created_at=at,
+        pool_pk=pool_pk(batch.sku, shard),
+        pool_sk=f"{batch.batch_id}#{card.seq:09d}",
+        batch_pk=batch_pk(batch.batch_id),
+        batch_sk=f"{card.seq:09d}",
+    )
+
+
+def cards_per_chunk() -> int:
+    return TRANSACTION_ITEMS - 1 - get_settings().stock_shards
+
+
+# -- void
+
+
+def batch_card_keys(batch_id: str) -> Iterator[str]:
+    for key in CardItem.by_batch.query(batch_pk(batch_id)):
+        yield str(key.pk)
+
+
+def void_unsold(batch: BatchItem) -> tuple[int, int]:
+    """Voids the batch's cards that are still available, as far as unpaid orders' reservations
+    allow (a reserved card stays sellable for its order). Returns (voided, held)."""
+    voided = held = 0
+    keys = list(batch_card_keys(batch.batch_id))
+    step = cards_per_chunk()
+    for start in range(0, len(keys), step):
+        page = [(k, CARD_SK) for k in keys[start : start + step]]
+        cards = [c for c in CardItem.batch_get(page) if c.status == "available"]
+        v, h = _void_cards(batch, cards)
+        voided, held = voided + v, held + h
+    if voided:
+        batch.update(actions=[BatchItem.voided.add(voided), BatchItem.updated_at.set(now())])
+    return voided, held
+
+
+def _void_cards(batch: BatchItem, cards: list[CardItem]) -> tuple[int, int]:
+    held = 0
+    for _attempt in range(10):
+        if not cards:
+            return 0, held
+        by_shard: dict[int, list[CardItem]] = defaultdict(list)
+        for card in cards:
+            by_shard[int(card.shard)].append(card)
+        at = now()
+        try:
+            with TransactWrite(connection=_connection) as t:
+                for shard, group in sorted(by_shard.items()):
+                    t.update(
+                        StockShardItem(product_pk(batch.sku), shard_sk(shard)),
+                        actions=[StockShardItem.available.add(-len(group)), StockShardItem.void.add(len(group))],
+                        condition=StockShardItem.available >= len(group),
+                    )
+                for card in cards:
+                    t.update(
+                        card,
+                        actions=[
+                            CardItem.status.set("void"),
+                            CardItem.void_at.set(at),
+                            CardItem.pool_pk.remove(),
+                            CardItem.pool_sk.remove(),
+                        ],
+                        condition=CardItem.status == "available",
+                    )
+            return len(cards), held
+        except TransactWriteError as exc:
+            reasons = exc.cancellation_reasons
+            if not reasons:
+                raise
+            shard_list = sorted(by_shard)
+            # Updates in insertion order: shards first, then cards.
+            gone = {cards[i].pk for i in range(len(cards)) if _failed(reasons, len(shard_list) + i)}
+            short = {shard_list[i] for i in range(len(shard_list)) if _failed(reasons, i)}
+            cards = [c for c in cards if c.pk not in gone]
+            for shard in short:
+                available = _available_in_shard(batch.sku, shard)
+                group = [c for c in cards if int(c.shard) == shard]
+                keep = {c.pk for c in group[: max(0, available)]}
+                held += len(group) - len(keep)
+                cards = [c for c in cards if int(c.shard) != shard or c.pk in keep]
+            time.sleep(0.01)
+    raise RuntimeError("voiding did not settle after 10 attempts")

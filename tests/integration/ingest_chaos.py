@@ -1,0 +1,61 @@
+"""Run by test_ingestion: ingestion in its own process against the local stack's emulator, with a
+failure injected around one chunk's commit, then run again as SQS would redeliver it.
+
+Usage: python -m tests.integration.ingest_chaos STATE_JSON BATCH_ID FAIL_AT_CHUNK before|after
+Prints the outcome of each run as JSON lines."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+
+class Injected(Exception):
+    pass
+
+
+def main() -> None:
+    state = json.loads(open(sys.argv[1]).read())  # noqa: SIM115
+    batch_id, fail_at, when = sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    os.environ.update({k: str(v) for k, v in state["function_environment"].items()})
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": state["aws_endpoint_url"],
+            "AWS_DEFAULT_REGION": state["region"],
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+        }
+    )
+
+    from kayisu.ingest import service
+    from kayisu.store import cards
+
+    original = cards.import_chunk
+    calls = {"n": 0}
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == fail_at and when == "before":
+            raise Injected("before commit")
+        result = original(*args, **kwargs)
+        if calls["n"] == fail_at and when == "after":
+            raise Injected("after commit")
+        return result
+
+    cards.import_chunk = failing
+    for attempt in (1, 2, 3):
+        batch = cards.load_batch(batch_id)
+        assert batch is not None
+        try:
+            outcome = service.run(batch, lambda: 600_000)
+            print(json.dumps({"attempt": attempt, "outcome": str(outcome)}), flush=True)
+            if outcome is not service.Outcome.CONTINUE:
+                break
+        except Injected as exc:
+            print(json.dumps({"attempt": attempt, "injected": str(exc)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,266 @@
+"""Card batch ingestion through the local stack (CONTRACT §5, promises 3, 6 and 8): what an
+operator uploads becomes encrypted, globally unique cards, with a report of what happened."""
+
+from __future__ import annotations
+
+import codecs
+import io
+import json
+import secrets
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from openpyxl import Workbook  # type: ignore[import-untyped]
+
+from tests.integration.conftest import Api, aws, upload_batch, wait_for_batch
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def codes(n: int, tag: str = "") -> list[str]:
+    return [f"K{tag}-{secrets.token_hex(8).upper()}" for _ in range(n)]
+
+
+@pytest.fixture
+def sku(operator: Api, new_sku: str) -> str:
+    r = operator.post(
+        "/v1/admin/products", {"sku": new_sku, "name": "ingest test", "price": 1000, "alert_threshold": 0}
+    )
+    assert r.status_code == 201
+    return new_sku
+
+
+def stock(operator: Api, sku: str) -> dict[str, int]:
+    items = {i["sku"]: i for i in operator.get("/v1/admin/stock").json()["items"]}
+    return dict(items[sku])
+
+
+def conserved(level: dict[str, int]) -> bool:
+    return level["available"] + level["reserved"] + level["sold"] + level["void"] == level["imported"]
+
+
+def test_txt_batch_imports_every_code_and_stock_rises_by_exactly_that(operator: Api, public: Api, sku: str) -> None:
+    batch = upload_batch(operator, sku, "cards.txt", "\r\n".join(codes(120)) + "\r\n\r\n")
+    assert batch["status"] == "completed", batch
+    assert (batch["rows"], batch["imported"], batch["duplicates"], batch["rejected"]) == (120, 120, 0, 0)
+    level = stock(operator, sku)
+    assert (level["imported"], level["available"]) == (120, 120)
+    assert conserved(level)
+    shown = public.get(f"/v1/products/{sku}").json()
+    assert (shown["available"], shown["stock_status"]) == (120, "in_stock")
+
+
+def test_csv_in_gb18030_with_quotes_and_optional_columns(operator: Api, sku: str) -> None:
+    rows = [
+        "code,serial,expires_at,face_value",
+        'A-1,"序列号 1",2027-12-31,10000',
+        '"B,2","with ""quotes""",,',
+        "  C-3  ,,2027-01-01,500",
+    ]
+    body = codecs.encode("\r\n".join(rows) + "\r\n", "gb18030")
+    batch = upload_batch(operator, sku, "导出.csv", body)
+    assert (batch["status"], batch["rows"], batch["imported"], batch["rejected"]) == ("completed", 3, 3, 0)
+
+
+def test_xlsx_first_sheet_with_numeric_codes(operator: Api, sku: str) -> None:
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["code", "serial", "face_value"])
+    base = 90_000_000_000_000 + secrets.randbelow(10**9) * 1000
+    for i in range(30):
+        ws.append([base + i, f"S{i}", 5000])
+    buf = io.BytesIO()
+    wb.save(buf)
+    batch = upload_batch(operator, sku, "export.xlsx", buf.getvalue())
+    assert (batch["status"], batch["imported"]) == ("completed", 30), batch
+
+
+def test_bad_rows_are_reported_by_line_and_reason_never_by_code(operator: Api, sku: str) -> None:
+    good = codes(3)
+    secret_bad = "SECRET-" + secrets.token_hex(4) + "\x07"
+    lines = [
+        "code,expires_at,face_value",
+        f"{good[0]},2027-01-01,100",
+        f"{secret_bad},,",
+        f"{good[1]},not-a-date,",
+        f"{good[2]},,12.5",
+        "",
+        f"{'L' * 257},,",
+        ",,7",
+    ]
+    batch = upload_batch(operator, sku, "mixed.csv", "\n".join(lines) + "\n")
+    assert batch["status"] == "completed"
+    assert (batch["rows"], batch["imported"], batch["rejected"]) == (6, 1, 5)
+    report = requests.get(batch["rejects_url"], timeout=10)
+    assert report.status_code == 200
+    text = report.content.decode("utf-8-sig")
+    assert text.splitlines()[0] == "line,reason"
+    lines_reported = [int(row.split(",", 1)[0]) for row in text.splitlines()[1:]]
+    assert lines_reported == [3, 4, 5, 7, 8]
+    for code in [*good, secret_bad, "L" * 257]:
+        assert code not in text
+
+
+def test_the_same_file_twice_imports_nothing_the_second_time(operator: Api, sku: str) -> None:
+    content = "\n".join(codes(50))
+    first = upload_batch(operator, sku, "a.txt", content)
+    second = upload_batch(operator, sku, "a.txt", content)
+    assert (first["imported"], second["imported"], second["duplicates"]) == (50, 0, 50)
+    assert stock(operator, sku)["imported"] == 50
+
+
+def test_a_code_twice_in_one_file_and_across_skus_is_a_duplicate(operator: Api, sku: str, new_sku: str) -> None:
+    mine = codes(5)
+    batch = upload_batch(operator, sku, "twice.txt", "\n".join([*mine, mine[0], mine[4]]))
+    assert (batch["imported"], batch["duplicates"]) == (5, 2)
+    other = f"{new_sku}-B"
+    operator.post("/v1/admin/products", {"sku": other, "name": "other", "price": 1})
+    elsewhere = upload_batch(operator, other, "same.txt", "\n".join(mine[:2]))
+    assert (elsewhere["imported"], elsewhere["duplicates"]) == (0, 2)
+
+
+def test_overlapping_files_uploaded_concurrently_leave_no_code_twice(operator: Api, sku: str) -> None:
+    shared = codes(150, "S")
+    files = [shared + codes(50, f"U{i}") for i in range(3)]
+    with ThreadPoolExecutor(3) as pool:
+        batches = list(pool.map(lambda f: upload_batch(operator, sku, "overlap.txt", "\n".join(f)), files))
+    assert sum(b["imported"] for b in batches) == 150 + 3 * 50
+    assert sum(b["duplicates"] for b in batches) == 2 * 150
+    level = stock(operator, sku)
+    assert level["imported"] == level["available"] == 300
+
+
+def test_unknown_sku_fails_the_batch_and_imports_nothing(stack: dict[str, Any], operator: Api) -> None:
+    s3 = aws(stack, "s3")
+    key = f"incoming/NO-SUCH-SKU-{secrets.token_hex(3)}/cards.txt"
+    s3.put_object(Bucket=stack["resources"]["CardsBucket"], Key=key, Body=b"\n".join(c.encode() for c in codes(3)))
+    batch = wait_for_batch(operator, find_batch(stack, key))
+    assert batch["status"] == "failed"
+    assert "unknown SKU" in batch["error"]
+    assert batch["imported"] == 0
+    assert "Contents" not in s3.list_objects_v2(Bucket=stack["resources"]["CardsBucket"], Prefix=key)
+
+
+def test_direct_upload_is_ingested_and_deleted(stack: dict[str, Any], operator: Api, sku: str) -> None:
+    s3 = aws(stack, "s3")
+    key = f"incoming/{sku}/直接上传 batch.txt"
+    s3.put_object(Bucket=stack["resources"]["CardsBucket"], Key=key, Body="\n".join(codes(7)).encode())
+    batch = wait_for_batch(operator, find_batch(stack, key))
+    assert (batch["status"], batch["imported"]) == ("completed", 7)
+    assert "Contents" not in s3.list_objects_v2(Bucket=stack["resources"]["CardsBucket"], Prefix=key)
+
+
+def test_unsupported_file_type_is_refused_up_front(operator: Api, sku: str) -> None:
+    r = operator.post("/v1/admin/batches", {"sku": sku, "filename": "cards.xls"})
+    assert (r.status_code, r.json()["code"]) == (422, "VALIDATION_ERROR")
+    r = operator.post("/v1/admin/batches", {"sku": "NO-SUCH-SKU", "filename": "cards.csv"})
+    assert (r.status_code, r.json()["code"]) == (404, "UNKNOWN_SKU")
+
+
+def test_csv_without_a_code_column_fails_with_a_clear_error(operator: Api, sku: str) -> None:
+    batch = upload_batch(operator, sku, "wrong.csv", "serial,face_value\nS1,100\n")
+    assert batch["status"] == "failed"
+    assert "code" in batch["error"]
+
+
+def test_void_takes_unsold_cards_out_of_stock(operator: Api, sku: str) -> None:
+    batch = upload_batch(operator, sku, "v.txt", "\n".join(codes(20)))
+    voided = operator.post(f"/v1/admin/batches/{batch['batch_id']}/void").json()
+    assert (voided["voided"], voided["held"]) == (20, 0)
+    level = stock(operator, sku)
+    assert (level["available"], level["void"], level["imported"]) == (0, 20, 20)
+    assert conserved(level)
+    assert operator.post(f"/v1/admin/batches/{batch['batch_id']}/void").json()["voided"] == 0
+    assert operator.get(f"/v1/admin/batches/{batch['batch_id']}").json()["voided"] == 20
+    r = operator.post("/v1/admin/batches/b-nosuchbatch000000000/void")
+    assert (r.status_code, r.json()["code"]) == (404, "UNKNOWN_BATCH")
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_crash_around_a_chunk_commit_then_retry_imports_every_row_once(
+    stack: dict[str, Any], operator: Api, sku: str, tmp_path: Path, when: str
+) -> None:
+    """Ingestion runs in its own process here, against the stack's emulator, so that a failure
+    can be injected just before or just after the third chunk's transaction commits."""
+    good = codes(400)
+    lines = [*good[:200], "x" * 300, *good[200:], good[7]]  # one reject, one repeat
+    batch_id = f"b-{secrets.token_hex(10)}"
+    key = f"staging/{sku}/{batch_id}/chaos.txt"  # outside incoming/: the stack's own worker stays out
+    aws(stack, "s3").put_object(Bucket=stack["resources"]["CardsBucket"], Key=key, Body="\n".join(lines).encode())
+    table = aws(stack, "dynamodb")
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000000+0000", time.gmtime())
+    table.put_item(
+        TableName=stack["resources"]["CardsTable"],
+        Item={
+            "pk": {"S": f"BATCH#{batch_id}"},
+            "sk": {"S": "BATCH"},
+            "kind": {"S": "batch"},
+            "batch_id": {"S": batch_id},
+            "sku": {"S": sku},
+            "filename": {"S": "chaos.txt"},
+            "s3_key": {"S": key},
+            "status": {"S": "processing"},
+            "created_at": {"S": now},
+            "updated_at": {"S": now},
+        },
+    )
+    state_file = tmp_path / "state.json"
+    state_file.write_text(json.dumps(stack))
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.integration.ingest_chaos", str(state_file), batch_id, "3", when],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    runs = [json.loads(line) for line in out.stdout.splitlines()]
+    assert runs[0] == {"attempt": 1, "injected": f"{when} commit"}
+    assert runs[-1]["outcome"] == "completed"
+
+    batch = operator.get(f"/v1/admin/batches/{batch_id}").json()
+    assert (batch["rows"], batch["imported"], batch["rejected"], batch["duplicates"]) == (402, 400, 1, 1)
+    cards = [
+        i for i in scan(stack, "CardsTable") if i.get("batch_id", {}).get("S") == batch_id and i["sk"]["S"] == "CARD"
+    ]
+    assert len(cards) == 400
+    level = stock(operator, sku)
+    assert level["imported"] == level["available"] == 400
+
+
+def find_batch(stack: dict[str, Any], key: str, timeout: float = 30) -> str:
+    """A direct upload's batch, found by its key (operators see it in the batch report too)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for item in scan(stack, "CardsTable"):
+            if item.get("s3_key", {}).get("S") == key:
+                return str(item["batch_id"]["S"])
+        time.sleep(0.2)
+    pytest.fail(f"no batch for {key}")
+
+
+def scan(stack: dict[str, Any], table: str) -> list[dict[str, Any]]:
+    pages = aws(stack, "dynamodb").get_paginator("scan").paginate(TableName=stack["resources"][table])
+    return [item for page in pages for item in page["Items"]]
+
+
+def test_a_batch_longer_than_one_invocation_continues_and_completes(public: Api, operator: Api, sku: str) -> None:
+    # The test stack gives each ingest invocation one second (IngestSliceSeconds=1).
+    before = sends_of(public, "IngestFunction")
+    batch = upload_batch(operator, sku, "big.txt", "\n".join(codes(6000)), timeout=180)
+    assert (batch["status"], batch["rows"], batch["imported"]) == ("completed", 6000, 6000)
+    assert sends_of(public, "IngestFunction") > before  # it handed itself on at least once
+    level = stock(operator, sku)
+    assert level["imported"] == level["available"] == 6000
+
+
+def sends_of(public: Api, function: str) -> int:
+    calls = public.get("/_local/calls").json()["items"]
+    return sum(c["count"] for c in calls if c["function"] == function and c["operation"] == "SendMessage")
