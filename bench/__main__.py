@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import cold_start
+from bench import cold_start, ingest
 
-BENCHMARKS = {"cold-start": cold_start.main}
+BENCHMARKS = {"cold-start": cold_start.main, "ingest": ingest.main}
 
 
 def main() -> int:

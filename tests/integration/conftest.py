@@ -77,6 +77,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             time.sleep(0.2)
         state = json.loads(state_file.read_text())
         state["log_path"] = str(log_path)
+        state["state_dir"] = str(state_dir)
         try:
             yield state
         finally:
