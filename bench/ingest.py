@@ -20,9 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import boto3
-
-from tests.support import free_port
+from tests.support import emulator_client, free_port, stage_batch
 
 ROOT = Path(__file__).resolve().parent.parent
 DYNAMODB_WRITES = ("TransactWriteItems", "PutItem", "UpdateItem", "BatchWriteItem", "DeleteItem")
@@ -58,62 +56,34 @@ def local_stack() -> Iterator[dict[str, Any]]:
             proc.wait(60)
 
 
-def stage_batch(state: dict[str, Any], sku: str, codes: int) -> str:
-    """A batch record and its file, under a key the stack's own worker does not pick up."""
-    kw: dict[str, Any] = {
-        "region_name": state["region"],
-        "endpoint_url": state["aws_endpoint_url"],
-        "aws_access_key_id": "bench",
-        "aws_secret_access_key": "bench",
-    }
-    ddb, s3 = boto3.client("dynamodb", **kw), boto3.client("s3", **kw)
+def stage(state: dict[str, Any], sku: str, codes: int) -> str:
     now = time.strftime("%Y-%m-%dT%H:%M:%S.000000+0000", time.gmtime())
-    ddb.put_item(
+    product = {
+        "pk": f"PRODUCT#{sku}",
+        "sk": "PRODUCT",
+        "kind": "product",
+        "sku": sku,
+        "name": "bench",
+        "description": "",
+        "currency": "CNY",
+        "status": "active",
+        "created_at": now,
+        "updated_at": now,
+    }
+    numbers = {"price": "100", "max_per_order": "10", "alert_threshold": "0"}
+    emulator_client(state, "dynamodb").put_item(
         TableName=state["resources"]["CatalogTable"],
-        Item={
-            "pk": {"S": f"PRODUCT#{sku}"},
-            "sk": {"S": "PRODUCT"},
-            "kind": {"S": "product"},
-            "sku": {"S": sku},
-            "name": {"S": "bench"},
-            "description": {"S": ""},
-            "price": {"N": "100"},
-            "currency": {"S": "CNY"},
-            "max_per_order": {"N": "10"},
-            "alert_threshold": {"N": "0"},
-            "status": {"S": "active"},
-            "created_at": {"S": now},
-            "updated_at": {"S": now},
-        },
+        Item={**{k: {"S": v} for k, v in product.items()}, **{k: {"N": v} for k, v in numbers.items()}},
     )
-    batch_id = f"b-{secrets.token_hex(10)}"
-    key = f"staging/{sku}/{batch_id}/bench.txt"
     with tempfile.TemporaryFile() as body:
         for _ in range(codes):
             body.write(f"BENCH-{secrets.token_hex(10)}\n".encode())
         body.seek(0)
-        s3.upload_fileobj(body, state["resources"]["CardsBucket"], key)
-    ddb.put_item(
-        TableName=state["resources"]["CardsTable"],
-        Item={
-            "pk": {"S": f"BATCH#{batch_id}"},
-            "sk": {"S": "BATCH"},
-            "kind": {"S": "batch"},
-            "batch_id": {"S": batch_id},
-            "sku": {"S": sku},
-            "filename": {"S": "bench.txt"},
-            "s3_key": {"S": key},
-            "status": {"S": "pending"},
-            "position": {"N": "0"},
-            "created_at": {"S": now},
-            "updated_at": {"S": now},
-        },
-    )
-    return batch_id
+        return stage_batch(state, sku, body, "bench.txt")
 
 
 def run(state: dict[str, Any], codes: int) -> dict[str, Any]:
-    batch_id = stage_batch(state, f"BENCH-{codes}", codes)
+    batch_id = stage(state, f"BENCH-{codes}", codes)
     out = subprocess.run(
         [sys.executable, "-m", "bench.ingest_worker", state["state_file"], batch_id],
         cwd=ROOT,

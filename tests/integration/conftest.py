@@ -13,11 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
 
-from tests.support import free_port
+from tests.support import emulator_client, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -90,15 +89,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             assert code == 0, f"local stack exited with {code} on Ctrl-C"
 
 
-def aws(state: dict[str, Any], service: Any) -> Any:
-    """A boto3 client of the local stack's emulator."""
-    return boto3.client(
-        service,
-        region_name=state["region"],
-        endpoint_url=state["aws_endpoint_url"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+aws = emulator_client
 
 
 def authenticate(state: dict[str, Any], who: str) -> dict[str, str]:

@@ -19,6 +19,7 @@ import requests
 from openpyxl import Workbook  # type: ignore[import-untyped]
 
 from tests.integration.conftest import Api, aws, upload_batch, wait_for_batch
+from tests.support import stage_batch
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -191,26 +192,7 @@ def test_a_crash_around_a_chunk_commit_then_retry_imports_every_row_once(
     can be injected just before or just after the third chunk's transaction commits."""
     good = codes(400)
     lines = [*good[:200], "x" * 300, *good[200:], good[7]]  # one reject, one repeat
-    batch_id = f"b-{secrets.token_hex(10)}"
-    key = f"staging/{sku}/{batch_id}/chaos.txt"  # outside incoming/: the stack's own worker stays out
-    aws(stack, "s3").put_object(Bucket=stack["resources"]["CardsBucket"], Key=key, Body="\n".join(lines).encode())
-    table = aws(stack, "dynamodb")
-    now = time.strftime("%Y-%m-%dT%H:%M:%S.000000+0000", time.gmtime())
-    table.put_item(
-        TableName=stack["resources"]["CardsTable"],
-        Item={
-            "pk": {"S": f"BATCH#{batch_id}"},
-            "sk": {"S": "BATCH"},
-            "kind": {"S": "batch"},
-            "batch_id": {"S": batch_id},
-            "sku": {"S": sku},
-            "filename": {"S": "chaos.txt"},
-            "s3_key": {"S": key},
-            "status": {"S": "processing"},
-            "created_at": {"S": now},
-            "updated_at": {"S": now},
-        },
-    )
+    batch_id = stage_batch(stack, sku, io.BytesIO("\n".join(lines).encode()), "chaos.txt")
     state_file = tmp_path / "state.json"
     state_file.write_text(json.dumps(stack))
     out = subprocess.run(
