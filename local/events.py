@@ -28,6 +28,7 @@ class QueueMapping:
     queue_url: str
     batch_size: int
     report_failures: bool
+    workers: int = 4  # Lambda polls with several concurrent invocations; races must be possible here too
 
     def sqs_event(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
         return {
@@ -120,6 +121,7 @@ def queue_mappings(template: Template, functions: dict[str, Function]) -> list[Q
                     queue_url=template.ref(queue_lid),
                     batch_size=int(props.get("BatchSize", 10)),
                     report_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+                    workers=int((props.get("ScalingConfig") or {}).get("MaximumConcurrency", 4)),
                 )
             )
     return out
@@ -157,7 +159,10 @@ class EventSources:
 
     def start(self) -> None:
         for q in self.queues:
-            self.threads.append(threading.Thread(target=self._poll, args=(q,), name=f"sqs-{q.name}", daemon=True))
+            for n in range(q.workers):
+                self.threads.append(
+                    threading.Thread(target=self._poll, args=(q,), name=f"sqs-{q.name}-{n}", daemon=True)
+                )
         if self.run_schedules and self.schedules:
             self.threads.append(threading.Thread(target=self._clock, name="schedules", daemon=True))
         for t in self.threads:

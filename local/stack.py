@@ -157,9 +157,7 @@ class LocalStack:
 
             seed_demo(state)
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        path = self.state_dir / "local.json"
-        path.write_text(json.dumps(state, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.chmod(path, 0o600)
+        _write_private(self.state_dir / "local.json", json.dumps(state, indent=2, ensure_ascii=False) + "\n")
         return state
 
     def stop(self) -> None:
@@ -192,8 +190,7 @@ class LocalStack:
             return path.read_text().strip()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         value = "whsec_" + secrets.token_hex(24)
-        path.write_text(value)
-        os.chmod(path, 0o600)
+        _write_private(path, value)
         return value
 
     # -- local-only routes
@@ -258,6 +255,15 @@ class LocalStack:
             ),
             content_type="application/json",
         )
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Created readable by its owner only (it holds passwords and secrets), then renamed in."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
 
 
 def from_environment(**kwargs: Any) -> LocalStack:

@@ -32,9 +32,8 @@ POLL_RETRIES = 3
 
 
 class WaitTimeout(Exception):
-    def __init__(self, batch: Batch, timeout: float) -> None:
-        super().__init__(f"batch {batch['batch_id']} is still {batch['status']} after {timeout:g} s")
-        self.batch = batch
+    def __init__(self, batch_id: str, status: str, timeout: float) -> None:
+        super().__init__(f"batch {batch_id} is still {status} after {timeout:g} s")
 
 
 def note(message: str) -> None:
@@ -167,6 +166,7 @@ def wait_for_batch(client: AdminClient, batch_id: str, timeout: float) -> Batch:
     deadline = time.monotonic() + timeout
     line = StatusLine()
     failures = 0
+    status = "unknown (the API did not answer)"
     try:
         while True:
             try:
@@ -178,14 +178,14 @@ def wait_for_batch(client: AdminClient, batch_id: str, timeout: float) -> Batch:
                     raise
                 line.show(f"batch {batch_id}: {exc.code}, retrying")
             else:
-                rows, status = batch.get("rows"), batch.get("status")
+                rows, status = batch.get("rows"), str(batch.get("status"))
                 so_far = f", {rows:,} rows so far" if status == "processing" and isinstance(rows, int) else ""
                 line.show(f"batch {batch_id}: {status}{so_far}")
                 if batch.get("status") in FINAL_STATUSES:
                     return batch
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise WaitTimeout(batch, timeout)
+                raise WaitTimeout(batch_id, status, timeout)
             time.sleep(min(POLL_INTERVAL, remaining))
     finally:
         line.done()

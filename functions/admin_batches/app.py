@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from kayisu.catalog import service as catalog
 from kayisu.catalog.schemas import StockList
 from kayisu.ingest import admin
-from kayisu.ingest.schemas import Batch, BatchCreate, BatchVoided
+from kayisu.ingest.schemas import BatchCreate, BatchVoided
 from kayisu.web import OPERATORS, create_app, json_response, lambda_handler
 
 app = create_app()
@@ -20,8 +20,8 @@ def start_upload(data: Annotated[BatchCreate, Body()]) -> Response[str]:
 
 
 @app.get("/v1/admin/batches/<batch_id>", middlewares=[OPERATORS], summary="A batch and its report", tags=["admin"])
-def get_batch(batch_id: str) -> Batch:
-    return admin.view(batch_id)
+def get_batch(batch_id: str) -> Response[str]:
+    return json_response(admin.view(batch_id), exclude_none=True)  # rejects_url, error only when there
 
 
 @app.post("/v1/admin/batches/<batch_id>/void", middlewares=[OPERATORS], summary="Void unsold cards", tags=["admin"])

@@ -1,7 +1,8 @@
 """Run by test_ingestion: ingestion in its own process against the local stack's emulator, with a
 failure injected around one chunk's commit, then run again as SQS would redeliver it.
 
-Usage: python -m tests.integration.ingest_chaos STATE_JSON BATCH_ID FAIL_AT_CHUNK before|after
+Usage: python -m tests.integration.ingest_chaos STATE_JSON BATCH_ID STEP before|after
+STEP is the number of the chunk whose commit fails (3), or "finish" (the batch's end).
 Prints the outcome of each run as JSON lines."""
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ class Injected(Exception):
 
 def main() -> None:
     state = json.loads(open(sys.argv[1]).read())  # noqa: SIM115
-    batch_id, fail_at, when = sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    batch_id, step, when = sys.argv[2], sys.argv[3], sys.argv[4]
     os.environ.update({k: str(v) for k, v in state["function_environment"].items()})
     os.environ.update(
         {
@@ -32,7 +33,8 @@ def main() -> None:
     from kayisu.ingest import service
     from kayisu.store import cards
 
-    original = cards.import_chunk
+    name, fail_at = ("finish_batch", 1) if step == "finish" else ("import_chunk", int(step))
+    original = getattr(cards, name)
     calls = {"n": 0}
 
     def failing(*args: Any, **kwargs: Any) -> Any:
@@ -44,7 +46,7 @@ def main() -> None:
             raise Injected("after commit")
         return result
 
-    cards.import_chunk = failing
+    setattr(cards, name, failing)
     for attempt in (1, 2, 3):
         batch = cards.load_batch(batch_id)
         assert batch is not None

@@ -73,3 +73,8 @@ def test_tampered_signature_is_401(stack: dict[str, Any], operator: Api) -> None
 def test_access_token_is_accepted_too(stack: dict[str, Any]) -> None:
     access = authenticate(stack, "operator")["AccessToken"]
     assert Api(stack["api_url"], access).get("/v1/admin/products").status_code == 200
+
+
+def test_wrong_group_is_403_even_with_an_invalid_body(finance: Api) -> None:
+    r = finance.post("/v1/admin/products", {"sku": "not valid!", "price": -1})
+    assert (r.status_code, r.json()["code"]) == (403, "FORBIDDEN")

@@ -184,19 +184,19 @@ def test_void_takes_unsold_cards_out_of_stock(operator: Api, sku: str) -> None:
     assert (r.status_code, r.json()["code"]) == (404, "UNKNOWN_BATCH")
 
 
-@pytest.mark.parametrize("when", ["before", "after"])
-def test_a_crash_around_a_chunk_commit_then_retry_imports_every_row_once(
-    stack: dict[str, Any], operator: Api, sku: str, tmp_path: Path, when: str
+@pytest.mark.parametrize(("step", "when"), [("3", "before"), ("3", "after"), ("finish", "before"), ("finish", "after")])
+def test_a_crash_around_a_commit_then_retry_imports_every_row_once(
+    stack: dict[str, Any], operator: Api, sku: str, tmp_path: Path, step: str, when: str
 ) -> None:
     """Ingestion runs in its own process here, against the stack's emulator, so that a failure
-    can be injected just before or just after the third chunk's transaction commits."""
+    can be injected just before or after the third chunk's transaction, or the batch's end."""
     good = codes(400)
     lines = [*good[:200], "x" * 300, *good[200:], good[7]]  # one reject, one repeat
     batch_id = stage_batch(stack, sku, io.BytesIO("\n".join(lines).encode()), "chaos.txt")
     state_file = tmp_path / "state.json"
     state_file.write_text(json.dumps(stack))
     out = subprocess.run(
-        [sys.executable, "-m", "tests.integration.ingest_chaos", str(state_file), batch_id, "3", when],
+        [sys.executable, "-m", "tests.integration.ingest_chaos", str(state_file), batch_id, step, when],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -208,7 +208,13 @@ def test_a_crash_around_a_chunk_commit_then_retry_imports_every_row_once(
     assert runs[-1]["outcome"] == "completed"
 
     batch = operator.get(f"/v1/admin/batches/{batch_id}").json()
+    assert batch["status"] == "completed"
     assert (batch["rows"], batch["imported"], batch["rejected"], batch["duplicates"]) == (402, 400, 1, 1)
+    report = requests.get(batch["rejects_url"], timeout=10).content.decode("utf-8-sig").splitlines()
+    assert report == ["line,reason", "201,code longer than 256 characters"]
+    s3 = aws(stack, "s3")
+    leftovers = [o["Key"] for o in s3.list_objects_v2(Bucket=stack["resources"]["CardsBucket"]).get("Contents", [])]
+    assert not [k for k in leftovers if batch_id in k]  # the upload is gone
     cards = [
         i for i in scan(stack, "CardsTable") if i.get("batch_id", {}).get("S") == batch_id and i["sk"]["S"] == "CARD"
     ]
@@ -246,3 +252,37 @@ def test_a_batch_longer_than_one_invocation_continues_and_completes(public: Api,
 def sends_of(public: Api, function: str) -> int:
     calls = public.get("/_local/calls").json()["items"]
     return sum(c["count"] for c in calls if c["function"] == function and c["operation"] == "SendMessage")
+
+
+def test_a_file_damaged_part_way_keeps_the_rows_before_and_fails(operator: Api, sku: str) -> None:
+    good = codes(150)
+    content = "code\n" + "\n".join(good) + '\n"never closed,\n' + "\n".join(codes(5)) + "\n"
+    batch = upload_batch(operator, sku, "damaged.csv", content)
+    assert batch["status"] == "failed"
+    assert batch["imported"] == 150
+    assert "150" in batch["error"]
+    level = stock(operator, sku)
+    assert level["imported"] == level["available"] == 150
+
+
+def test_a_second_upload_to_a_used_url_is_not_ingested_and_not_kept(
+    stack: dict[str, Any], operator: Api, sku: str
+) -> None:
+    started = operator.post("/v1/admin/batches", {"sku": sku, "filename": "once.txt"}).json()
+    requests.put(started["upload_url"], data="\n".join(codes(10)).encode(), timeout=30)
+    first = wait_for_batch(operator, started["batch_id"])
+    assert first["imported"] == 10
+    requests.put(started["upload_url"], data="\n".join(codes(10)).encode(), timeout=30)
+    s3 = aws(stack, "s3")
+    deadline = time.monotonic() + 30
+    while "Contents" in s3.list_objects_v2(Bucket=stack["resources"]["CardsBucket"], Prefix=started["s3_key"]):
+        assert time.monotonic() < deadline, "the second upload was kept in plaintext"
+        time.sleep(0.2)
+    assert operator.get(f"/v1/admin/batches/{started['batch_id']}").json()["imported"] == 10
+    assert stock(operator, sku)["imported"] == 10
+
+
+def test_void_waits_until_the_batch_has_finished(operator: Api, sku: str) -> None:
+    started = operator.post("/v1/admin/batches", {"sku": sku, "filename": "later.txt"}).json()
+    r = operator.post(f"/v1/admin/batches/{started['batch_id']}/void")
+    assert (r.status_code, r.json()["code"]) == (409, "BATCH_NOT_FINISHED")

@@ -131,3 +131,24 @@ def test_groups_claim_in_every_shape_api_gateway_or_cognito_gives() -> None:
     assert groups_of({"cognito:groups": ["operators"]}) == {"operators"}
     assert groups_of({"cognito:groups": "operators,finance"}) == {"operators", "finance"}
     assert groups_of({}) == set()
+
+
+@app.post("/admin/things", middlewares=[OPERATORS])
+def admin_make(thing: Annotated[Thing, Body()]) -> dict[str, Any]:
+    return {"ok": True}
+
+
+admin_handler = lambda_handler(app)
+
+
+def test_the_group_is_checked_before_the_body_is_validated() -> None:
+    ev = event(
+        "POST",
+        "/admin/things",
+        json.dumps({"code": "way too long", "amount": -1}),
+        claims={"cognito:groups": "[finance]"},
+    )
+    out = admin_handler(ev, None)  # type: ignore[arg-type]
+    assert (out["statusCode"], json.loads(out["body"])["code"]) == (403, "FORBIDDEN")
+    ev = event("POST", "/admin/things", json.dumps({"code": "way too long", "amount": -1}))
+    assert admin_handler(ev, None)["statusCode"] == 401  # type: ignore[arg-type]

@@ -51,8 +51,11 @@ def problem_response(problem: Problem) -> Response[str]:
     )
 
 
-def json_response(body: BaseModel | dict[str, Any], status: int = 200) -> Response[str]:
-    text = body.model_dump_json() if isinstance(body, BaseModel) else json.dumps(body, ensure_ascii=False)
+def json_response(body: BaseModel | dict[str, Any], status: int = 200, exclude_none: bool = False) -> Response[str]:
+    if isinstance(body, BaseModel):
+        text = body.model_dump_json(exclude_none=exclude_none)
+    else:
+        text = json.dumps(body, ensure_ascii=False)
     return Response(status_code=status, content_type="application/json", body=text)
 
 
@@ -112,13 +115,26 @@ def _as_json(event: dict[str, Any]) -> None:
 def lambda_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
     """The one Lambda entry point of an API function."""
 
+    access = _access_by_route(app)
+
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         rid = request_id(event)
         logger.set_correlation_id(rid)
-        _as_json(event)
         logger.append_keys(route=event.get("routeKey"))
-        result: dict[str, Any] = app.resolve(event, context)
+        # Who may call comes before what they sent: Powertools validates bodies before route
+        # middlewares run, and a wrong group must see 403, not a schema.
+        denied = _denied(event, access.get(str(event.get("routeKey"))))
+        if denied is not None:
+            result: dict[str, Any] = {
+                "statusCode": denied.status,
+                "headers": {"Content-Type": PROBLEM_JSON},
+                "body": json.dumps(denied.body(), ensure_ascii=False),
+                "isBase64Encoded": False,
+            }
+        else:
+            _as_json(event)
+            result = app.resolve(event, context)
         result.setdefault("headers", {})["X-Request-Id"] = rid
         return result
 
@@ -138,19 +154,46 @@ def groups_of(claims: dict[str, Any]) -> set[str]:
     return {g for g in re.split(r"[\s,]+", str(raw).strip("[]")) if g}
 
 
-def require_groups(*allowed: str) -> Callable[[APIGatewayHttpResolver, NextMiddleware], Response[Any]]:
-    """A route middleware: 401 without verified claims, 403 FORBIDDEN outside `allowed`."""
+def _denied(event: dict[str, Any], allowed: frozenset[str] | None) -> Problem | None:
+    """401 without verified claims, 403 FORBIDDEN outside the route's groups, else None."""
+    if allowed is None:
+        return None
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    claims = (authorizer.get("jwt") or {}).get("claims")
+    if not claims:
+        return unauthorized()
+    if not groups_of(claims) & allowed:
+        return forbidden()
+    return None
 
-    def middleware(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
-        authorizer = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
-        claims = (authorizer.get("jwt") or {}).get("claims")
-        if not claims:
-            raise unauthorized()
-        if not groups_of(claims) & set(allowed):
-            raise forbidden()
+
+class GroupCheck:
+    """Marks a route as for some Cognito groups (`middlewares=[OPERATORS]`). `lambda_handler`
+    checks it before anything else; as a middleware it checks again, for any other caller."""
+
+    def __init__(self, *allowed: str) -> None:
+        self.allowed = frozenset(allowed)
+        self.__name__ = f"require_groups({', '.join(sorted(allowed))})"  # Powertools names middlewares
+
+    def __call__(self, app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        denied = _denied(app.current_event.raw_event, self.allowed)
+        if denied is not None:
+            raise denied
         return next_middleware(app)
 
-    return middleware
+
+def _access_by_route(app: APIGatewayHttpResolver) -> dict[str, frozenset[str]]:
+    routes = [*app._static_routes, *app._dynamic_routes]  # Powertools lists routes nowhere public
+    return {
+        f"{route.method} {route.openapi_path}": check.allowed
+        for route in routes
+        for check in route.middlewares
+        if isinstance(check, GroupCheck)
+    }
+
+
+def require_groups(*allowed: str) -> GroupCheck:
+    return GroupCheck(*allowed)
 
 
 OPERATORS = require_groups("operators")

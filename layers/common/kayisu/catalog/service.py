@@ -85,13 +85,13 @@ def create_product(data: ProductCreate) -> AdminProduct:
 
 
 def update_product(sku: str, change: ProductUpdate) -> AdminProduct:
+    try:
+        store.change_product(sku, {**change.model_dump(exclude_none=True), "updated_at": now()})
+    except store.UnknownProduct:
+        raise unknown_sku(sku) from None
     entry = store.load_product(sku)
     if entry is None:
         raise unknown_sku(sku)
-    for field, value in change.model_dump(exclude_none=True).items():
-        setattr(entry.product, field, value)
-    entry.product.updated_at = now()
-    store.save_product(entry.product)
     return _admin(entry)
 
 

@@ -8,9 +8,9 @@ from kayisu.aws import client
 from kayisu.catalog.service import unknown_sku
 from kayisu.clock import now
 from kayisu.config import get_settings
-from kayisu.errors import Problem, not_found
+from kayisu.errors import Problem, conflict, not_found
+from kayisu.ingest.ids import new_batch_id
 from kayisu.ingest.schemas import Batch, BatchCreate, BatchUpload, BatchVoided
-from kayisu.ingest.service import new_batch_id
 from kayisu.store import cards as store
 from kayisu.store.catalog import load_product
 
@@ -68,5 +68,10 @@ def void(batch_id: str) -> BatchVoided:
     batch = store.load_batch(batch_id)
     if batch is None:
         raise unknown_batch(batch_id)
-    voided, held = store.void_unsold(batch)
+    try:
+        voided, held = store.void_unsold(batch)
+    except store.BatchNotFinished:
+        raise conflict(
+            "BATCH_NOT_FINISHED", "The batch is still being ingested; void it when it has finished."
+        ) from None
     return BatchVoided(batch_id=batch_id, voided=voided, held=held)

@@ -8,9 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kayisu.catalog.schemas import Sku
 from kayisu.clock import Timestamp
+from kayisu.ingest.parsing import FileRejected, kind_of
 
 BatchStatus = Literal["pending", "processing", "completed", "failed"]
-ACCEPTED_TYPES = (".csv", ".txt", ".xlsx")
 
 
 class BatchCreate(BaseModel):
@@ -24,8 +24,10 @@ class BatchCreate(BaseModel):
     def _plain_name_of_a_known_type(cls, value: str) -> str:
         if "/" in value or "\\" in value or not value.isprintable():
             raise ValueError("a file name, without folders")
-        if not value.lower().endswith(ACCEPTED_TYPES):
-            raise ValueError("use a .csv, .txt or .xlsx file")
+        try:
+            kind_of(value)
+        except FileRejected as exc:
+            raise ValueError(str(exc)) from None
         return value
 
 

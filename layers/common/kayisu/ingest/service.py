@@ -27,6 +27,7 @@ from kayisu import crypto
 from kayisu.aws import client
 from kayisu.clock import now
 from kayisu.config import get_settings
+from kayisu.ingest.ids import new_batch_id as new_batch_id
 from kayisu.ingest.parsing import CardRow, FileRejected, RejectedRow, kind_of, read_rows
 from kayisu.store import cards as store
 from kayisu.store.catalog import load_product
@@ -63,12 +64,6 @@ def uploads_in(s3_event: dict[str, Any]) -> Iterator[Upload]:
             yield Upload(record["s3"]["bucket"]["name"], key, str(obj.get("sequencer") or obj.get("eTag", "")))
 
 
-def new_batch_id() -> str:
-    import secrets
-
-    return "b-" + secrets.token_hex(10)
-
-
 def batch_id_of(upload: Upload) -> str:
     """A presigned upload names its batch in its key; a direct upload gets an id derived from
     its key and version, so a redelivered notification finds the same batch."""
@@ -96,37 +91,60 @@ def batch_for(upload: Upload) -> store.BatchItem:
 def run(batch: store.BatchItem, remaining_ms: Callable[[], int]) -> Outcome:
     """Ingests as much of the batch as time allows."""
     if batch.status in ("completed", "failed"):
+        _clean_up(batch)  # a redelivered message, or an upload to a finished batch's key
         return Outcome(batch.status)
-    settings = get_settings()
     try:
         kind = kind_of(batch.filename)
         if load_product(batch.sku) is None:
             raise FileRejected(f"unknown SKU {batch.sku!r}: create the product first")
         key = _data_key(batch)
-        with _open_upload(batch.s3_key, kind == "xlsx") as source:
-            rows = read_rows(kind, source)
-            outcome = _import(batch, key, rows, remaining_ms)
+        with _open_upload(batch, kind == "xlsx") as source:
+            outcome = _import(batch, key, read_rows(kind, source), remaining_ms)
     except FileRejected as exc:
-        return _fail(batch, str(exc))
+        return _finish(batch, Outcome.FAILED, str(exc))
     except _UploadGone:
-        return _fail(batch, "the uploaded file is gone before it was ingested; upload it again")
+        batch.refresh(consistent_read=True)
+        if batch.status in ("completed", "failed"):
+            return Outcome(batch.status)  # another attempt finished it and removed the upload
+        return _finish(batch, Outcome.FAILED, "the uploaded file is gone before it was ingested; upload it again")
     if outcome is Outcome.COMPLETED:
-        batch.refresh(consistent_read=True)  # the counts the chunks added
-        rejects_key = _merge_rejects(batch) if int(batch.rejected) else None
-        store.finish_batch(batch, "completed", rejects_key=rejects_key)
-        client("s3").delete_object(Bucket=settings.cards_bucket, Key=batch.s3_key)
-        logger.info(
-            "BatchCompleted",
-            extra={
-                "batch_id": batch.batch_id,
-                "sku": batch.sku,
-                "rows": int(batch.rows),
-                "imported": int(batch.imported),
-                "duplicates": int(batch.duplicates),
-                "rejected": int(batch.rejected),
-            },
-        )
+        return _finish(batch, Outcome.COMPLETED)
     return outcome
+
+
+def _finish(batch: store.BatchItem, outcome: Outcome, error: str | None = None) -> Outcome:
+    """Report, then the batch's end, then removal of the upload and the report's parts: each
+    step can be repeated by a retry after a crash, and none loses what an earlier one did."""
+    batch.refresh(consistent_read=True)  # the counts the chunks added
+    rejects_key = _merge_rejects(batch) if int(batch.rejected) else None
+    try:
+        store.finish_batch(batch, str(outcome), rejects_key=rejects_key, error=error)
+    except store.BatchFinished:
+        batch.refresh(consistent_read=True)
+        outcome = Outcome(batch.status)
+    _clean_up(batch)
+    log = logger.info if outcome is Outcome.COMPLETED else logger.warning
+    log(
+        "BatchCompleted" if outcome is Outcome.COMPLETED else "BatchFailed",
+        extra={
+            "batch_id": batch.batch_id,
+            "sku": batch.sku,
+            "rows": int(batch.rows),
+            "imported": int(batch.imported),
+            "duplicates": int(batch.duplicates),
+            "rejected": int(batch.rejected),
+            "error": error,
+        },
+    )
+    return outcome
+
+
+def _clean_up(batch: store.BatchItem) -> None:
+    """The plaintext upload goes once its batch has ended; so do the rejects report's parts."""
+    s3 = client("s3")
+    s3.delete_object(Bucket=get_settings().cards_bucket, Key=batch.s3_key)
+    for part in _rejects_parts(batch.batch_id):
+        s3.delete_object(Bucket=get_settings().reports_bucket, Key=part)
 
 
 def hand_on(batch_id: str) -> None:
@@ -136,13 +154,6 @@ def hand_on(batch_id: str) -> None:
     client("sqs").send_message(
         QueueUrl=get_settings().ingest_queue_url, MessageBody=json.dumps({"continue_batch": batch_id})
     )
-
-
-def _fail(batch: store.BatchItem, reason: str) -> Outcome:
-    store.finish_batch(batch, "failed", error=reason)
-    client("s3").delete_object(Bucket=get_settings().cards_bucket, Key=batch.s3_key)
-    logger.warning("BatchFailed", extra={"batch_id": batch.batch_id, "sku": batch.sku, "reason": reason})
-    return Outcome.FAILED
 
 
 def _data_key(batch: store.BatchItem) -> bytes:
@@ -160,19 +171,33 @@ class _UploadGone(Exception):
 
 
 class _open_upload:  # noqa: N801 - used as a context manager
-    """The uploaded object as a stream; an xlsx (a zip, read from its end) is spooled to /tmp."""
+    """The uploaded object as a stream; an xlsx (a zip, read from its end) is spooled to /tmp.
+    The first read pins the object's ETag on the batch; a continuation reads only that object,
+    so a file replaced under the same key is never mixed with the first."""
 
-    def __init__(self, key: str, seekable: bool) -> None:
-        self.key = key
+    def __init__(self, batch: store.BatchItem, seekable: bool) -> None:
+        self.batch = batch
         self.seekable = seekable
         self._closers: list[Callable[[], None]] = []
 
     def __enter__(self) -> BinaryIO:
+        from botocore.exceptions import ClientError
+
         s3 = client("s3")
+        request: dict[str, str] = {"Bucket": get_settings().cards_bucket, "Key": self.batch.s3_key}
+        if self.batch.upload_etag:
+            request["IfMatch"] = self.batch.upload_etag
         try:
-            body = s3.get_object(Bucket=get_settings().cards_bucket, Key=self.key)["Body"]
+            response = s3.get_object(**request)
         except s3.exceptions.NoSuchKey:
-            raise _UploadGone(self.key) from None
+            raise _UploadGone(self.batch.s3_key) from None
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("PreconditionFailed", "412"):
+                raise FileRejected("the upload was replaced while it was being ingested; upload it again") from None
+            raise
+        if not self.batch.upload_etag:
+            store.pin_upload(self.batch, str(response["ETag"]))
+        body = response["Body"]
         self._closers.append(body.close)
         if not self.seekable:
             return body  # type: ignore[no-any-return]
@@ -192,7 +217,7 @@ def _import(
     batch: store.BatchItem, key: bytes, rows: Iterator[CardRow | RejectedRow], remaining_ms: Callable[[], int]
 ) -> Outcome:
     digester = crypto.code_digester()
-    per_chunk = store.cards_per_chunk()
+    per_chunk = store.CARDS_PER_CHUNK
     position = int(batch.position)
     pending = islice(rows, position, None)  # rows before the checkpoint were applied already
     stop_at = time.monotonic() + get_settings().ingest_slice_seconds
@@ -204,40 +229,49 @@ def _import(
         seen: set[str] = set()
         rejects: list[RejectedRow] = []
         repeats = 0
-        for row in pending:
-            seq = position
-            position += 1
-            if isinstance(row, RejectedRow):
-                rejects.append(row)
-            else:
-                digest = digester.digest(row.code)
-                if digest in seen:
-                    repeats += 1
+        damage: FileRejected | None = None
+        try:
+            for row in pending:
+                seq = position
+                position += 1
+                if isinstance(row, RejectedRow):
+                    rejects.append(row)
                 else:
-                    seen.add(digest)
-                    identity = crypto.card_identity(batch.sku, batch.batch_id, digest)
-                    cards.append(
-                        store.NewCard(
-                            digest=digest,
-                            seq=seq,
-                            sealed=crypto.seal(key, row.code, identity),
-                            serial=row.serial,
-                            expires_at=row.expires_at.isoformat() if row.expires_at else None,
-                            face_value=row.face_value,
+                    digest = digester.digest(row.code)
+                    if digest in seen:
+                        repeats += 1
+                    else:
+                        seen.add(digest)
+                        identity = crypto.card_identity(batch.sku, batch.batch_id, digest)
+                        cards.append(
+                            store.NewCard(
+                                digest=digest,
+                                seq=seq,
+                                sealed=crypto.seal(key, row.code, identity),
+                                serial=row.serial,
+                                expires_at=row.expires_at.isoformat() if row.expires_at else None,
+                                face_value=row.face_value,
+                            )
                         )
-                    )
-            if len(cards) >= per_chunk or position - start >= MAX_ROWS_PER_CHUNK:
-                break
+                if len(cards) >= per_chunk or position - start >= MAX_ROWS_PER_CHUNK:
+                    break
+        except FileRejected as exc:
+            # The file is damaged further on: keep the good rows read so far, then fail.
+            damage = exc
         if position == start:
+            if damage is not None:
+                raise damage
             return Outcome.COMPLETED
         if rejects:
             _write_rejects_part(batch, start, rejects)
         try:
             store.import_chunk(batch, cards, len(rejects), repeats, position, now())
         except store.StaleCheckpoint:
-            # Another attempt applied this chunk; carry on from where the batch really is.
+            # Another attempt applied this chunk: hand on, to go on from where the batch really is.
             batch.refresh(consistent_read=True)
             return Outcome.CONTINUE
+        if damage is not None:
+            raise FileRejected(f"{damage} (the {position:,} rows before it were processed)")
 
 
 # -- the rejects report: line number and reason, never the code
@@ -262,19 +296,27 @@ def _write_rejects_part(batch: store.BatchItem, start: int, rejects: list[Reject
     )
 
 
+def _rejects_parts(batch_id: str) -> list[str]:
+    pages = (
+        client("s3")
+        .get_paginator("list_objects_v2")
+        .paginate(Bucket=get_settings().reports_bucket, Prefix=_rejects_prefix(batch_id))
+    )
+    return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
+
+
 def _merge_rejects(batch: store.BatchItem) -> str:
+    """One report from the parts; the parts are removed only after the batch records it, so a
+    retry after a crash here merges them again rather than writing an empty report."""
     s3 = client("s3")
     bucket = get_settings().reports_bucket
-    prefix = _rejects_prefix(batch.batch_id)
-    parts: list[str] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        parts.extend(obj["Key"] for obj in page.get("Contents", []))
+    key = f"batches/{batch.batch_id}/rejects.csv"
+    parts = _rejects_parts(batch.batch_id)
+    if not parts and batch.rejects_key:
+        return key
     out = io.BytesIO()
     out.write("\ufeffline,reason\n".encode())  # BOM: Excel opens it as UTF-8
-    for part in sorted(parts):
-        out.write(s3.get_object(Bucket=bucket, Key=part)["Body"].read())
-    key = f"batches/{batch.batch_id}/rejects.csv"
-    s3.put_object(Bucket=bucket, Key=key, Body=out.getvalue(), ContentType="text/csv; charset=utf-8")
     for part in parts:
-        s3.delete_object(Bucket=bucket, Key=part)
+        out.write(s3.get_object(Bucket=bucket, Key=part)["Body"].read())
+    s3.put_object(Bucket=bucket, Key=key, Body=out.getvalue(), ContentType="text/csv; charset=utf-8")
     return key

@@ -10,10 +10,12 @@ See docs/architecture.md and docs/ingestion.md.
 
 from __future__ import annotations
 
+import hashlib
+import random
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -100,6 +102,7 @@ class BatchItem(CardsItem, discriminator="batch"):
     voided = NumberAttribute(default=0)
     data_key = BinaryAttribute(legacy_encoding=False, null=True)
     rejects_key = UnicodeAttribute(null=True)
+    upload_etag = UnicodeAttribute(null=True)  # the upload being ingested: continuations read the same one
     error = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
@@ -136,7 +139,6 @@ class NewCard:
 class ChunkResult:
     imported: int = 0
     duplicates: int = 0
-    duplicate_digests: set[str] = field(default_factory=set)
 
 
 class StaleCheckpoint(Exception):
@@ -195,7 +197,16 @@ def attach_data_key(batch: BatchItem, encrypted: bytes) -> bytes:
     return bytes(batch.data_key)
 
 
+class BatchFinished(Exception):
+    """The batch had already ended (another attempt finished it)."""
+
+
+def pin_upload(batch: BatchItem, etag: str) -> None:
+    batch.update(actions=[BatchItem.upload_etag.set(etag)], condition=BatchItem.upload_etag.does_not_exist())
+
+
 def finish_batch(batch: BatchItem, status: str, rejects_key: str | None = None, error: str | None = None) -> None:
+    """Ends the batch once: a late or stale attempt never overwrites how it ended."""
     actions: list[Action] = [
         BatchItem.status.set(status),
         BatchItem.updated_at.set(now()),
@@ -205,10 +216,22 @@ def finish_batch(batch: BatchItem, status: str, rejects_key: str | None = None, 
         actions.append(BatchItem.rejects_key.set(rejects_key))
     if error:
         actions.append(BatchItem.error.set(error))
-    batch.update(actions=actions)
+    try:
+        batch.update(actions=actions, condition=BatchItem.status.is_in("pending", "processing"))
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise BatchFinished(batch.batch_id) from exc
+        raise
 
 
 # -- import
+
+
+def chunk_shard(batch_id: str, start: int) -> int:
+    """All cards of a chunk go to one stock shard (one contended item per transaction, not S),
+    chosen from the chunk's identity so that a retried chunk picks the same one."""
+    digest = hashlib.sha256(f"{batch_id}:{start}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % get_settings().stock_shards
 
 
 def import_chunk(
@@ -218,17 +241,17 @@ def import_chunk(
     stock they add, and the batch's counts and checkpoint. `repeats` are codes the caller saw
     twice within the chunk. Raises StaleCheckpoint if the batch is no longer at the position
     this chunk started from."""
-    shards = get_settings().stock_shards
     result = ChunkResult()
     pending = list(cards)
+    shard = chunk_shard(batch.batch_id, int(batch.position))
+    attempt = 0
     while True:
-        by_shard: dict[int, int] = defaultdict(int)
-        for card in pending:
-            by_shard[card.seq % shards] += 1
+        attempt += 1
+        by_shard: dict[int, int] = {shard: len(pending)} if pending else {}
         try:
             with TransactWrite(connection=_connection) as t:
                 for card in pending:  # puts come first in the request: index i is pending[i]
-                    t.save(_card_item(batch, card, at), condition=CardItem.pk.does_not_exist())
+                    t.save(_card_item(batch, card, shard, at), condition=CardItem.pk.does_not_exist())
                 for shard, count in sorted(by_shard.items()):
                     t.update(
                         StockShardItem(product_pk(batch.sku), shard_sk(shard)),
@@ -254,6 +277,9 @@ def import_chunk(
                 )
         except TransactWriteError as exc:
             reasons = exc.cancellation_reasons
+            if _contended(exc) and attempt < MAX_ATTEMPTS:
+                _back_off(attempt)  # another transaction held an item: nothing was written
+                continue
             if not reasons:
                 raise
             if _failed(reasons, len(reasons) - 1):
@@ -262,13 +288,28 @@ def import_chunk(
             if not taken:
                 raise
             result.duplicates += len(taken)
-            result.duplicate_digests |= taken
             pending = [c for c in pending if c.digest not in taken]
             continue
         result.imported = len(pending)
         result.duplicates += repeats
         batch.position = new_position
         return result
+
+
+MAX_ATTEMPTS = 8
+_CONTENTION = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
+
+
+def _contended(exc: TransactWriteError) -> bool:
+    codes = {getattr(r, "code", None) for r in exc.cancellation_reasons or []}
+    return bool(codes & _CONTENTION) or exc.cause_response_code in (
+        "TransactionInProgressException",
+        "ThrottlingException",
+    )
+
+
+def _back_off(attempt: int) -> None:
+    time.sleep(random.uniform(0, min(1.0, 0.02 * 2**attempt)))  # noqa: S311 - jitter, not security
 
 
 def _at_position(position: int) -> Any:
@@ -287,8 +328,7 @@ def _failed(reasons: Sequence[object], index: int) -> bool:
     return getattr(reason, "code", None) == "ConditionalCheckFailed"
 
 
-def _card_item(batch: BatchItem, card: NewCard, at: datetime) -> CardItem:
-    shard = card.seq % get_settings().stock_shards
+def _card_item(batch: BatchItem, card: NewCard, shard: int, at: datetime) -> CardItem:
     return CardItem(
         card_pk(card.digest),
         CARD_SK,
@@ -310,8 +350,8 @@ def _card_item(batch: BatchItem, card: NewCard, at: datetime) -> CardItem:
     )
 
 
-def cards_per_chunk() -> int:
-    return TRANSACTION_ITEMS - 1 - get_settings().stock_shards
+# A chunk's transaction: its cards, its one stock shard and the batch.
+CARDS_PER_CHUNK = TRANSACTION_ITEMS - 2
 
 
 # -- void
@@ -322,19 +362,24 @@ def batch_card_keys(batch_id: str) -> Iterator[str]:
         yield str(key.pk)
 
 
+class BatchNotFinished(Exception):
+    """Voiding waits until ingestion is over, or later chunks would add available cards."""
+
+
 def void_unsold(batch: BatchItem) -> tuple[int, int]:
     """Voids the batch's cards that are still available, as far as unpaid orders' reservations
     allow (a reserved card stays sellable for its order). Returns (voided, held)."""
+    if batch.status not in ("completed", "failed"):
+        raise BatchNotFinished(batch.batch_id)
     voided = held = 0
     keys = list(batch_card_keys(batch.batch_id))
-    step = cards_per_chunk()
+    # Cards of one batch may sit in every shard: leave room for all shards and the batch.
+    step = TRANSACTION_ITEMS - 1 - get_settings().stock_shards
     for start in range(0, len(keys), step):
         page = [(k, CARD_SK) for k in keys[start : start + step]]
         cards = [c for c in CardItem.batch_get(page) if c.status == "available"]
         v, h = _void_cards(batch, cards)
         voided, held = voided + v, held + h
-    if voided:
-        batch.update(actions=[BatchItem.voided.add(voided), BatchItem.updated_at.set(now())])
     return voided, held
 
 
@@ -355,6 +400,10 @@ def _void_cards(batch: BatchItem, cards: list[CardItem]) -> tuple[int, int]:
                         actions=[StockShardItem.available.add(-len(group)), StockShardItem.void.add(len(group))],
                         condition=StockShardItem.available >= len(group),
                     )
+                t.update(
+                    BatchItem(batch.pk, batch.sk),
+                    actions=[BatchItem.voided.add(len(cards)), BatchItem.updated_at.set(at)],
+                )
                 for card in cards:
                     t.update(
                         card,
@@ -369,11 +418,14 @@ def _void_cards(batch: BatchItem, cards: list[CardItem]) -> tuple[int, int]:
             return len(cards), held
         except TransactWriteError as exc:
             reasons = exc.cancellation_reasons
+            if _contended(exc):
+                _back_off(_attempt + 1)
+                continue
             if not reasons:
                 raise
             shard_list = sorted(by_shard)
-            # Updates in insertion order: shards first, then cards.
-            gone = {cards[i].pk for i in range(len(cards)) if _failed(reasons, len(shard_list) + i)}
+            # Updates in insertion order: shards, the batch, then cards.
+            gone = {cards[i].pk for i in range(len(cards)) if _failed(reasons, len(shard_list) + 1 + i)}
             short = {shard_list[i] for i in range(len(shard_list)) if _failed(reasons, i)}
             cards = [c for c in cards if c.pk not in gone]
             for shard in short:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from pynamodb.attributes import DiscriminatorAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.models import Model
 
 from kayisu.config import get_settings
@@ -114,9 +115,20 @@ def insert_product(item: ProductItem) -> None:
         raise
 
 
-def save_product(item: ProductItem) -> None:
-    """Overwrites an existing product (never creates one that was deleted meanwhile)."""
-    item.save(condition=ProductItem.pk.exists())
+class UnknownProduct(Exception):
+    pass
+
+
+def change_product(sku: str, fields: dict[str, Any]) -> None:
+    """Sets only the given fields, so concurrent changes of different fields both stay."""
+    item = ProductItem(product_pk(sku), PRODUCT_SK)
+    actions = [getattr(ProductItem, name).set(value) for name, value in fields.items()]
+    try:
+        item.update(actions=actions, condition=ProductItem.pk.exists())
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise UnknownProduct(sku) from exc
+        raise
 
 
 def load_product(sku: str) -> ProductWithStock | None:
