@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -10,7 +9,6 @@ import pytest
 
 from kayisu import crypto
 from local.emulator import Emulator
-from tests.support import free_port
 
 
 class CountingKms:
@@ -28,14 +26,11 @@ class CountingKms:
 
 
 @pytest.fixture
-def kms(monkeypatch: pytest.MonkeyPatch) -> Iterator[CountingKms]:
-    emulator = Emulator("127.0.0.1", free_port())
-    emulator.start()
+def kms(monkeypatch: pytest.MonkeyPatch, emulator: Emulator) -> CountingKms:
     counting = CountingKms(emulator.url)
     monkeypatch.setattr(crypto, "client", lambda service: counting)
     monkeypatch.setattr(crypto, "get_settings", lambda: type("S", (), {"kms_key_id": counting.key_id})())
-    yield counting
-    emulator.stop()
+    return counting
 
 
 def test_a_sealed_code_opens_only_with_its_own_identity() -> None:

@@ -73,11 +73,8 @@ def _winners(url: str) -> int:
 
 
 @pytest.fixture
-def serialised_url() -> Iterator[str]:
-    emulator = Emulator("127.0.0.1", free_port())
-    emulator.start()
-    yield emulator.url
-    emulator.stop()
+def serialised_url(emulator: Emulator) -> str:
+    return emulator.url
 
 
 @pytest.fixture

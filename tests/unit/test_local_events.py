@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,6 @@ import pytest
 from local.emulator import Emulator
 from local.events import EventSources, QueueMapping
 from local.functions import Function
-from tests.support import free_port
 
 HANDLER = """
 import json
@@ -32,14 +30,6 @@ def handler(event, context):
             failures.append({"itemIdentifier": record["messageId"]})
     return {"batchItemFailures": failures}
 """
-
-
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    emu = Emulator("127.0.0.1", free_port())
-    emu.start()
-    yield emu
-    emu.stop()
 
 
 @pytest.fixture

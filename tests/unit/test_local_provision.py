@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
-import pytest
 
 from local.emulator import Emulator
 from local.provision import Provisioner
 from local.template import Template
-from tests.support import free_port
 
 TEMPLATE = """
 Parameters:
@@ -39,14 +36,6 @@ Resources:
             Queue: !GetAtt UploadsQueue.Arn
             Filter: {S3Key: {Rules: [{Name: prefix, Value: incoming/}]}}
 """
-
-
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    emu = Emulator("127.0.0.1", free_port())
-    emu.start()
-    yield emu
-    emu.stop()
 
 
 def test_upload_under_the_prefix_notifies_the_queue(emulator: Emulator, tmp_path: Path) -> None:
