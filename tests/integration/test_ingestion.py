@@ -286,3 +286,49 @@ def test_void_waits_until_the_batch_has_finished(operator: Api, sku: str) -> Non
     started = operator.post("/v1/admin/batches", {"sku": sku, "filename": "later.txt"}).json()
     r = operator.post(f"/v1/admin/batches/{started['batch_id']}/void")
     assert (r.status_code, r.json()["code"]) == (409, "BATCH_NOT_FINISHED")
+
+
+def test_a_failure_before_or_after_any_aws_call_then_redelivery_ends_exactly_right(
+    stack: dict[str, Any], tmp_path: Path
+) -> None:
+    """DESIGN: an exception injected before and after every AWS call, each followed by the
+    normal retry. Each scenario is a fresh batch of 250 codes, 2 bad rows and 1 repeat."""
+    state_file = tmp_path / "state.json"
+    state_file.write_text(json.dumps(stack))
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.integration.ingest_every_call", str(state_file)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    scenarios = [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(scenarios) > 20  # the clean run and two per AWS call it makes
+    s3, catalog = aws(stack, "s3"), stack["resources"]["CatalogTable"]
+    for s in scenarios:
+        where = f"failure {s['when']} call {s['fail_at']} ({s['injected']}; {s['calls']} calls in all)"
+        # "after" a call that itself failed (a duplicate cancelling its transaction) never comes.
+        assert s["fail_at"] == 0 or s["when"] == "after" or s["injected"], where
+        assert (s["status"], s["rows"], s["imported"], s["rejected"], s["duplicates"]) == (
+            "completed",
+            253,
+            250,
+            2,
+            1,
+        ), where
+        shards = aws(stack, "dynamodb").query(
+            TableName=catalog,
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": f"PRODUCT#{s['sku']}"}},
+            ConsistentRead=True,
+        )["Items"]
+        imported = sum(int(i["imported"]["N"]) for i in shards if "imported" in i)
+        assert imported == 250, where
+        upload = s3.list_objects_v2(Bucket=stack["resources"]["CardsBucket"], Prefix=s["s3_key"])
+        assert "Contents" not in upload, where
+        report = s3.get_object(Bucket=stack["resources"]["ReportsBucket"], Key=s["rejects_key"])["Body"].read()
+        assert report.decode("utf-8-sig").splitlines()[1:] == [
+            "121,code longer than 256 characters",
+            "252,code has non-printable characters",
+        ], where
