@@ -42,6 +42,12 @@ class Serialised:
             self.owner = threading.get_ident()
             try:
                 self.requests += 1
+                if environ.get("REQUEST_METHOD") == "PUT" and environ.get("CONTENT_TYPE", "").startswith(
+                    "application/x-www-form-urlencoded"
+                ):
+                    # S3 stores any body; moto's Flask app would parse this one as a form and store
+                    # nothing (urllib and `curl --data-binary` send this type by default).
+                    environ["CONTENT_TYPE"] = "application/octet-stream"
                 result = self.app(environ, start_response)
                 try:
                     # Drain inside the lock: moto may build the body lazily.

@@ -332,3 +332,15 @@ def test_a_failure_before_or_after_any_aws_call_then_redelivery_ends_exactly_rig
             "121,code longer than 256 characters",
             "252,code has non-printable characters",
         ], where
+
+
+def test_an_upload_with_a_form_content_type_is_stored_whole(operator: Api, sku: str) -> None:
+    # What urllib and `curl --data-binary` send: S3 keeps the bytes whatever the type.
+    started = operator.post("/v1/admin/batches", {"sku": sku, "filename": "curl.txt"}).json()
+    body = "\n".join(codes(12)).encode()
+    put = requests.put(
+        started["upload_url"], data=body, timeout=30, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert put.status_code == 200
+    batch = wait_for_batch(operator, started["batch_id"])
+    assert (batch["rows"], batch["imported"]) == (12, 12)
