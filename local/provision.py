@@ -27,6 +27,7 @@ IN_PROCESS = {
     "AWS::Scheduler::Schedule",
     "AWS::Events::Rule",
     "AWS::CloudWatch::Alarm",
+    "AWS::IAM::Role",
 }
 
 

@@ -53,9 +53,31 @@ def logical_ids(value: Any) -> set[str]:
     return set()
 
 
+def policy_documents(function: str) -> list[Any]:
+    """The function's inline policies: its own `Policies`, or those of the role it names."""
+    props = FUNCTIONS[function]["Properties"]
+    if "Role" in props:
+        role = TEMPLATE["Resources"][props["Role"]["Fn::GetAtt"][0]]["Properties"]
+        return [p["PolicyDocument"] for p in role.get("Policies", [])]
+    return list(props.get("Policies", []))
+
+
+# What Lambda's event source mapping does with the function's role, for its own queues.
+POLLER_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"}
+
+
+def polled_by_lambda(function: str) -> set[tuple[str, str]]:
+    queues = {
+        e["Properties"]["Queue"]["Fn::GetAtt"][0]
+        for e in FUNCTIONS[function]["Properties"].get("Events", {}).values()
+        if e["Type"] == "SQS"
+    }
+    return {(a, q) for a in POLLER_ACTIONS for q in queues}
+
+
 def grants(function: str) -> set[tuple[str, str]]:
     out: set[tuple[str, str]] = set()
-    for policy in FUNCTIONS[function]["Properties"].get("Policies", []):
+    for policy in policy_documents(function):
         assert isinstance(policy, dict), f"{function}: write policies as explicit statements"
         assert set(policy) <= {"Statement", "Version"}, f"{function}: write policies as explicit statements"
         for st in policy["Statement"]:
@@ -72,6 +94,14 @@ def grants(function: str) -> set[tuple[str, str]]:
 def test_policies_name_only_our_resources_and_no_wildcards() -> None:
     for function in FUNCTIONS:
         grants(function)  # asserts inside
+
+
+def test_queue_triggered_functions_bring_their_own_role() -> None:
+    # Else SAM attaches AWSLambdaSQSQueueExecutionRole: receive and delete on every queue.
+    for function in FUNCTIONS:
+        if polled_by_lambda(function):
+            assert "Role" in FUNCTIONS[function]["Properties"], function
+            assert polled_by_lambda(function) <= grants(function), function
 
 
 def tour(operator: Api, public: Api, sku: str) -> None:
@@ -142,7 +172,7 @@ def test_each_function_uses_exactly_what_its_policy_grants(
 ) -> None:
     physical_to_logical = {str(v): k for k, v in stack["resources"].items()}
     granted = grants(function)
-    made = used(calls, function, physical_to_logical)
+    made = used(calls, function, physical_to_logical) | polled_by_lambda(function)
     assert made, f"the tour never ran {function}; add its routes to tour()"
     assert made - granted == set(), f"{function} makes calls its policy does not allow"
     assert granted - made == set(), f"{function}'s policy grants what its code never uses"
