@@ -5,27 +5,18 @@ Usage: python -m bench.ingest_worker STATE_JSON BATCH_ID"""
 from __future__ import annotations
 
 import json
-import os
 import resource
 import sys
 import time
 from collections import Counter
 from typing import Any
 
+from tests.support import become_a_function
+
 
 def main() -> None:
-    with open(sys.argv[1], encoding="utf-8") as fh:
-        state = json.load(fh)
+    become_a_function(sys.argv[1])
     batch_id = sys.argv[2]
-    os.environ.update({k: str(v) for k, v in state["function_environment"].items()})
-    os.environ.update(
-        {
-            "AWS_ENDPOINT_URL": state["aws_endpoint_url"],
-            "AWS_DEFAULT_REGION": state["region"],
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-        }
-    )
     from botocore.client import BaseClient
 
     from kayisu.ingest import service

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
 import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import boto3
@@ -51,3 +56,36 @@ def stage_batch(state: dict[str, Any], sku: str, body: BinaryIO, filename: str =
         },
     )
     return batch_id
+
+
+def become_a_function(state_file: str) -> dict[str, Any]:
+    """For a script that runs domain code in its own process against a local stack: the
+    environment every function sees there (template Globals) and the stack's emulator."""
+    with open(state_file, encoding="utf-8") as fh:
+        state: dict[str, Any] = json.load(fh)
+    os.environ.update({k: str(v) for k, v in state["function_environment"].items()})
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": state["aws_endpoint_url"],
+            "AWS_DEFAULT_REGION": state["region"],
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+        }
+    )
+    return state
+
+
+def run_as_function(module: str, state: dict[str, Any], workdir: Path, *args: str, timeout: float = 120) -> list[Any]:
+    """Runs `python -m module STATE_FILE args...` (a script using become_a_function) and
+    returns the JSON lines it printed."""
+    state_file = workdir / "state.json"
+    state_file.write_text(json.dumps(state))
+    out = subprocess.run(
+        [sys.executable, "-m", module, str(state_file), *args],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return [json.loads(line) for line in out.stdout.splitlines()]

@@ -8,9 +8,10 @@ Prints the outcome of each run as JSON lines."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import Any
+
+from tests.support import become_a_function
 
 
 class Injected(Exception):
@@ -18,17 +19,8 @@ class Injected(Exception):
 
 
 def main() -> None:
-    state = json.loads(open(sys.argv[1]).read())  # noqa: SIM115
+    become_a_function(sys.argv[1])
     batch_id, step, when = sys.argv[2], sys.argv[3], sys.argv[4]
-    os.environ.update({k: str(v) for k, v in state["function_environment"].items()})
-    os.environ.update(
-        {
-            "AWS_ENDPOINT_URL": state["aws_endpoint_url"],
-            "AWS_DEFAULT_REGION": state["region"],
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-        }
-    )
 
     from kayisu.ingest import service
     from kayisu.store import cards

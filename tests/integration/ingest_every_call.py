@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import secrets
 import sys
 import time
 from typing import Any
+
+from tests.support import become_a_function
 
 
 def content() -> str:
@@ -26,17 +27,7 @@ class Injected(Exception):
 
 
 def main() -> None:
-    with open(sys.argv[1], encoding="utf-8") as fh:
-        state = json.load(fh)
-    os.environ.update({k: str(v) for k, v in state["function_environment"].items()})
-    os.environ.update(
-        {
-            "AWS_ENDPOINT_URL": state["aws_endpoint_url"],
-            "AWS_DEFAULT_REGION": state["region"],
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-        }
-    )
+    state = become_a_function(sys.argv[1])
     from botocore.client import BaseClient
 
     from kayisu.crypto import code_digester

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import codecs
 import io
-import json
 import secrets
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,7 +16,7 @@ import requests
 from openpyxl import Workbook  # type: ignore[import-untyped]
 
 from tests.integration.conftest import Api, aws, upload_batch, wait_for_batch
-from tests.support import stage_batch
+from tests.support import run_as_function, stage_batch
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -193,17 +190,7 @@ def test_a_crash_around_a_commit_then_retry_imports_every_row_once(
     good = codes(400)
     lines = [*good[:200], "x" * 300, *good[200:], good[7]]  # one reject, one repeat
     batch_id = stage_batch(stack, sku, io.BytesIO("\n".join(lines).encode()), "chaos.txt")
-    state_file = tmp_path / "state.json"
-    state_file.write_text(json.dumps(stack))
-    out = subprocess.run(
-        [sys.executable, "-m", "tests.integration.ingest_chaos", str(state_file), batch_id, step, when],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    runs = [json.loads(line) for line in out.stdout.splitlines()]
+    runs = run_as_function("tests.integration.ingest_chaos", stack, tmp_path, batch_id, step, when)
     assert runs[0] == {"attempt": 1, "injected": f"{when} commit"}
     assert runs[-1]["outcome"] == "completed"
 
@@ -293,17 +280,7 @@ def test_a_failure_before_or_after_any_aws_call_then_redelivery_ends_exactly_rig
 ) -> None:
     """DESIGN: an exception injected before and after every AWS call, each followed by the
     normal retry. Each scenario is a fresh batch of 250 codes, 2 bad rows and 1 repeat."""
-    state_file = tmp_path / "state.json"
-    state_file.write_text(json.dumps(stack))
-    out = subprocess.run(
-        [sys.executable, "-m", "tests.integration.ingest_every_call", str(state_file)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    scenarios = [json.loads(line) for line in out.stdout.splitlines()]
+    scenarios = run_as_function("tests.integration.ingest_every_call", stack, tmp_path, timeout=600)
     assert len(scenarios) > 20  # the clean run and two per AWS call it makes
     s3, catalog = aws(stack, "s3"), stack["resources"]["CatalogTable"]
     for s in scenarios:
