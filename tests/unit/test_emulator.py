@@ -135,20 +135,21 @@ def test_a_cancelled_transaction_changes_nothing(serialised_url: str) -> None:
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
     )
+    add_one = {
+        "Update": {
+            "TableName": table,
+            "Key": {"pk": {"S": "counter"}},
+            "UpdateExpression": "ADD n :one",
+            "ExpressionAttributeValues": {":one": {"N": "1"}},
+        }
+    }
     ddb.put_item(TableName=table, Item={"pk": {"S": "counter"}, "n": {"N": "5"}})
     ddb.put_item(TableName=table, Item={"pk": {"S": "taken"}})
     with pytest.raises(ddb.exceptions.TransactionCanceledException) as cancelled:
         ddb.transact_write_items(
             TransactItems=[
                 {"Put": {"TableName": table, "Item": {"pk": {"S": "new"}}}},
-                {
-                    "Update": {
-                        "TableName": table,
-                        "Key": {"pk": {"S": "counter"}},
-                        "UpdateExpression": "ADD n :one",
-                        "ExpressionAttributeValues": {":one": {"N": "1"}},
-                    }
-                },
+                add_one,
                 {
                     "Put": {
                         "TableName": table,
@@ -167,14 +168,7 @@ def test_a_cancelled_transaction_changes_nothing(serialised_url: str) -> None:
     ddb.transact_write_items(
         TransactItems=[
             {"Put": {"TableName": table, "Item": {"pk": {"S": "new"}}}},
-            {
-                "Update": {
-                    "TableName": table,
-                    "Key": {"pk": {"S": "counter"}},
-                    "UpdateExpression": "ADD n :one",
-                    "ExpressionAttributeValues": {":one": {"N": "1"}},
-                }
-            },
+            add_one,
         ]
     )
     assert ddb.get_item(TableName=table, Key={"pk": {"S": "counter"}})["Item"]["n"] == {"N": "6"}

@@ -195,8 +195,9 @@ class _open_upload:  # noqa: N801 - used as a context manager
             if exc.response["Error"]["Code"] in ("PreconditionFailed", "412"):
                 raise FileRejected("the upload was replaced while it was being ingested; upload it again") from None
             raise
-        if not self.batch.upload_etag:
-            store.pin_upload(self.batch, str(response["ETag"]))
+        if not self.batch.upload_etag and store.pin_upload(self.batch, str(response["ETag"])) != response["ETag"]:
+            response["Body"].close()  # another worker pinned a different upload of this key first
+            raise FileRejected("the upload was replaced while it was being ingested; upload it again")
         body = response["Body"]
         self._closers.append(body.close)
         if not self.seekable:

@@ -201,8 +201,16 @@ class BatchFinished(Exception):
     """The batch had already ended (another attempt finished it)."""
 
 
-def pin_upload(batch: BatchItem, etag: str) -> None:
-    batch.update(actions=[BatchItem.upload_etag.set(etag)], condition=BatchItem.upload_etag.does_not_exist())
+def pin_upload(batch: BatchItem, etag: str) -> str:
+    """Pins the upload this batch ingests; two first reads at once agree on the first pin."""
+    try:
+        batch.update(actions=[BatchItem.upload_etag.set(etag)], condition=BatchItem.upload_etag.does_not_exist())
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        batch.refresh(consistent_read=True)
+    assert batch.upload_etag is not None
+    return str(batch.upload_etag)
 
 
 def finish_batch(batch: BatchItem, status: str, rejects_key: str | None = None, error: str | None = None) -> None:
