@@ -54,7 +54,7 @@ class CallLog:
 
 
 CALLS = CallLog()
-_RESOURCE_PARAMS = ("TableName", "Bucket", "QueueUrl", "TopicArn", "KeyId", "SecretId", "UserPoolId", "Name")
+_RESOURCE_PARAMS = ("TableName", "Bucket", "QueueUrl", "TopicArn", "KeyId", "SecretId", "UserPoolId", "Name", "Source")
 
 
 def _resource_of(params: dict[str, Any]) -> str:
@@ -165,10 +165,16 @@ class Function:
 
 
 def load_functions(template: Template, root: Path) -> dict[str, Function]:
+    from kayisu.container import set_scope
+
+    # One process runs every function: container-lifetime caches are kept per function.
+    set_scope(lambda: current_function.get(None) or "")
     glob = template.globals_function
     global_env = template.resolve(glob.get("Environment", {}).get("Variables", {}))
     out: dict[str, Function] = {}
     for lid, res in template.of_type("AWS::Serverless::Function").items():
+        if not template.enabled(lid):
+            continue  # its Condition is false for these parameters (e.g. the sandbox in prod)
         props = res.get("Properties", {})
         own_env = template.resolve(props.get("Environment", {}).get("Variables", {}))
         out[lid] = Function(

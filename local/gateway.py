@@ -234,6 +234,9 @@ class Gateway:
         for key, value in request.headers.items():
             k = key.lower()
             headers[k] = f"{headers[k]},{value}" if k in headers else value
+        # As API Gateway adds them: handlers build their own public URLs from these.
+        headers.setdefault("x-forwarded-proto", request.scheme)
+        headers.setdefault("x-forwarded-port", str(request.host.rpartition(":")[2] or "80"))
         query: dict[str, str] = {}
         for key, value in request.args.items(multi=True):
             query[key] = f"{query[key]},{value}" if key in query else value

@@ -277,6 +277,14 @@ def _secret(p: Provisioner, lid: str, props: dict[str, Any]) -> None:
     p.t.attrs[lid] = {"Id": arn}
 
 
+def _email_identity(p: Provisioner, lid: str, props: dict[str, Any]) -> None:
+    # On AWS the identity is verified by a link or DNS records; the emulator verifies at once.
+    address = p.r(props["EmailIdentity"])
+    p.client("ses").verify_email_identity(EmailAddress=address)
+    p.t.refs[lid] = address
+    p.t.attrs[lid] = {}
+
+
 CREATORS: dict[str, Creator] = {
     "AWS::KMS::Key": _kms_key,
     "AWS::KMS::Alias": _kms_alias,
@@ -289,4 +297,5 @@ CREATORS: dict[str, Creator] = {
     "AWS::Cognito::UserPoolClient": _user_pool_client,
     "AWS::Cognito::UserPoolGroup": _user_pool_group,
     "AWS::SecretsManager::Secret": _secret,
+    "AWS::SES::EmailIdentity": _email_identity,
 }

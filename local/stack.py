@@ -99,8 +99,15 @@ class LocalStack:
         emulator.start()
         self._servers.append(emulator.server)
 
-        template = Template.load(ROOT / "template.yaml", self.overrides)
+        # Links in mails point at this stack's storefront unless told otherwise.
+        template = Template.load(ROOT / "template.yaml", {"StorefrontUrl": self.api_url, **self.overrides})
         resources = Provisioner(template, self.aws_url).create_all()
+        sandbox_secret = self._sandbox_secret()
+        if "SandboxWebhookSecret" in resources:
+            # The sandbox page and webhook sign with the secret that local.json shows.
+            boto3.client("secretsmanager", region_name=REGION, endpoint_url=self.aws_url).put_secret_value(
+                SecretId=resources["SandboxWebhookSecret"], SecretString=sandbox_secret
+            )
         os.environ.update(global_environment(template))
         install_call_recorder()
         self.functions = load_functions(template, ROOT)
@@ -147,7 +154,7 @@ class LocalStack:
             "finance": {"username": DEMO_USERS[1].username, "password": DEMO_USERS[1].password},
             "user_pool_id": pool_id,
             "user_pool_client_id": client_id,
-            "sandbox_webhook_secret": self._sandbox_secret(),
+            "sandbox_webhook_secret": sandbox_secret,
             "parameters": template.parameters,
             # What every function sees (template Globals), for tools that run domain code locally.
             "function_environment": global_environment(template),

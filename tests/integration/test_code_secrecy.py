@@ -1,9 +1,10 @@
-"""Promise 6 for ingestion: after a run, no uploaded code exists in plaintext in any table item,
+"""Promise 6 for ingestion and delivery: after a run and a sale, no uploaded code exists in plaintext in any table item,
 S3 object, SQS message or log line; a sealed code opens only with its own batch's key context
 and its own card identity."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from typing import Any
 
@@ -13,12 +14,16 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from tests.integration.conftest import Api, aws, upload_batch
+from tests.integration.shop import order, outbox, pay, wait_for
 
 
 @pytest.fixture(scope="module")
 def uploaded(stack: dict[str, Any], operator: Api) -> dict[str, Any]:
     sku = f"SECRET-{secrets.token_hex(3)}"
-    assert operator.post("/v1/admin/products", {"sku": sku, "name": "secrecy", "price": 1}).status_code == 201
+    assert (
+        operator.post("/v1/admin/products", {"sku": sku, "name": "secrecy", "price": 1, "max_per_order": 5}).status_code
+        == 201
+    )
     codes = [f"PLAIN-{secrets.token_hex(10)}" for _ in range(60)]
     bad = f"BADROW-{secrets.token_hex(6)}\x07"
     body = "code,serial\n" + "\n".join(f"{c},SER-{i}" for i, c in enumerate(codes)) + f"\n{bad},x\n"
@@ -48,8 +53,12 @@ def everything_stored(stack: dict[str, Any]) -> bytes:
     return b"\n".join(blobs)
 
 
-def test_no_code_in_plaintext_anywhere(stack: dict[str, Any], uploaded: dict[str, Any]) -> None:
-    stored = everything_stored(stack)
+def test_no_code_in_plaintext_anywhere(stack: dict[str, Any], uploaded: dict[str, Any], public: Api) -> None:
+    placed = order(public, uploaded["sku"], quantity=3).json()
+    assert pay(stack, placed).status_code == 200
+    delivered = [card["code"] for card in wait_for(public, placed)["cards"]]
+    assert set(delivered) <= set(uploaded["codes"])  # the codes did travel, to their owner only
+    stored = everything_stored(stack) + json.dumps(outbox(stack), ensure_ascii=False).encode()
     assert len(stored) > 10_000  # the scan really read the stack
     assert b"SER-1" in stored  # serials are not secret: proves item attributes were read
     leaked = [c for c in uploaded["codes"] if c.encode() in stored]

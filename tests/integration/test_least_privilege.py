@@ -6,13 +6,26 @@ on AWS) and every grant must have been used (or it is more than the code needs).
 from __future__ import annotations
 
 import re
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from local.template import load_template
-from tests.integration.conftest import Api, upload_batch
+from tests.integration.conftest import Api, aws, upload_batch
+from tests.integration.shop import (
+    drain,
+    new_codes,
+    order,
+    paid_then_crashed,
+    pay,
+    run_schedule,
+    stocked_product,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")
@@ -75,12 +88,29 @@ def polled_by_lambda(function: str) -> set[tuple[str, str]]:
     return {(a, q) for a in POLLER_ACTIONS for q in queues}
 
 
+def enabled(statement: dict[str, Any]) -> dict[str, Any] | None:
+    """A statement under `!If [condition, statement, !Ref AWS::NoValue]`, as the tour's stack
+    (template defaults: the sandbox on) has it."""
+    if "Fn::If" not in statement:
+        return statement
+    name, when_true, when_false = statement["Fn::If"]
+    parameters = {k: str(v.get("Default", "")) for k, v in TEMPLATE.get("Parameters", {}).items()}
+    condition = TEMPLATE["Conditions"][name]
+    assert list(condition) == ["Fn::Equals"], "the tour reads only Fn::Equals conditions"
+    left, right = condition["Fn::Equals"]
+    holds = parameters[left["Ref"]] == str(right)
+    chosen = when_true if holds else when_false
+    return None if chosen == {"Ref": "AWS::NoValue"} else dict(chosen)
+
+
 def grants(function: str) -> set[tuple[str, str]]:
     out: set[tuple[str, str]] = set()
     for policy in policy_documents(function):
         assert isinstance(policy, dict), f"{function}: write policies as explicit statements"
         assert set(policy) <= {"Statement", "Version"}, f"{function}: write policies as explicit statements"
-        for st in policy["Statement"]:
+        for st in [enabled(st) for st in policy["Statement"]]:
+            if st is None:
+                continue
             assert st["Effect"] == "Allow"
             actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
             targets = logical_ids(st["Resource"])
@@ -104,7 +134,7 @@ def test_queue_triggered_functions_bring_their_own_role() -> None:
             assert polled_by_lambda(function) <= grants(function), function
 
 
-def tour(operator: Api, public: Api, sku: str) -> None:
+def tour(stack: dict[str, Any], operator: Api, public: Api, sku: str) -> None:
     """Every route of every function, at least once, the way its users call it."""
     assert operator.post("/v1/admin/products", {"sku": sku, "name": "tour", "price": 100}).status_code == 201
     assert operator.put(f"/v1/admin/products/{sku}", {"price": 200}).status_code == 200
@@ -115,12 +145,44 @@ def tour(operator: Api, public: Api, sku: str) -> None:
     assert (batch["imported"], batch["rejected"]) == (2, 1)
     assert operator.post(f"/v1/admin/batches/{batch['batch_id']}/void").json()["voided"] == 2
     assert operator.get("/v1/admin/stock").status_code == 200
+    money_path(stack, operator, public, sku)
+
+
+def money_path(stack: dict[str, Any], operator: Api, public: Api, sku: str) -> None:
+    """Order, pay on the sandbox page, deliver, read; admin reads and refunds; the sweeper
+    expires an order, re-requests a lost fulfilment and alerts on a dead letter; a late payment."""
+    product = f"{sku}-M"
+    stocked_product(operator, product, new_codes(4))
+    placed = order(public, product, quantity=1).json()
+    assert requests.get(placed["payment"]["pay_url"], timeout=30).status_code == 200
+    assert requests.post(placed["payment"]["pay_url"], data={"action": "pay"}, timeout=30).status_code == 200
+    # The admin view opens the batch key first: each function must use its own grant.
+    deadline = time.monotonic() + 30
+    while operator.get(f"/v1/admin/orders/{placed['order_id']}").json()["status"] != "delivered":
+        assert time.monotonic() < deadline, "not delivered"
+        time.sleep(0.1)
+    assert len(wait_for(public, placed)["cards"]) == 1
+    assert operator.get("/v1/admin/orders").status_code == 200
+    assert operator.post(f"/v1/admin/orders/{placed['order_id']}/refund", {"reason": "tour"}).status_code == 200
+
+    expiring = order(public, product, quantity=1).json()
+    aws(stack, "sqs").send_message(QueueUrl=stack["resources"]["FulfilmentDLQ"], MessageBody="{}")
+    in_16_minutes = (datetime.now(UTC) + timedelta(minutes=16)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert run_schedule(stack, "SweeperFunction", in_16_minutes)["result"]["expired"] >= 1
+    drain(stack, "FulfilmentDLQ")
+    assert pay(stack, expiring).status_code == 200  # late: taken from what is available
+    wait_for(public, expiring)
+
+    stuck = order(public, product, quantity=1).json()
+    paid_then_crashed(stack, stuck)
+    assert run_schedule(stack, "SweeperFunction")["result"]["requeued"] >= 1
+    wait_for(public, stuck)
 
 
 @pytest.fixture
 def calls(stack: dict[str, Any], operator: Api, public: Api, new_sku: str) -> list[dict[str, Any]]:
     # Everything since the stack started: some calls happen once per container (loading a key).
-    tour(operator, public, new_sku)
+    tour(stack, operator, public, new_sku)
     items: list[dict[str, Any]] = public.get("/_local/calls").json()["items"]
     return items
 
@@ -136,6 +198,14 @@ def bucket_key(bucket: str) -> str | None:
         if default["SSEAlgorithm"] == "aws:kms":
             return next(iter(logical_ids(default["KMSMasterKeyID"])))
     return None
+
+
+def encryption_key(logical_id: str, prop: str) -> str | None:
+    """The KMS key a secret or topic is encrypted under (a service uses it on the caller's behalf)."""
+    resource = TEMPLATE["Resources"].get(logical_id)
+    if resource is None or prop not in resource.get("Properties", {}):
+        return None
+    return next(iter(logical_ids(resource["Properties"][prop])), None)
 
 
 IMPLIED_KMS = {"PutObject": "kms:GenerateDataKey", "GetObject": "kms:Decrypt"}
@@ -156,6 +226,16 @@ def used(calls: list[dict[str, Any]], function: str, physical_to_logical: dict[s
                 key = bucket_key(bucket) if bucket in TEMPLATE["Resources"] else None
                 if key:
                     out.add((IMPLIED_KMS[call["operation"]], key))
+        if service == "secretsmanager" and call["operation"] == "GetSecretValue":
+            for secret in targets:  # Secrets Manager decrypts with the secret's key, as the caller
+                key = encryption_key(secret, "KmsKeyId")
+                if key:
+                    out.add(("kms:Decrypt", key))
+        if service == "sns" and call["operation"] == "Publish":
+            for topic in targets:  # SNS encrypts with the topic's key, as the publisher
+                key = encryption_key(topic, "KmsMasterKeyId")
+                if key:
+                    out |= {("kms:GenerateDataKey", key), ("kms:Decrypt", key)}
         if call["operation"] == "TransactWriteItems":
             # The recorder keeps the tables; the actions per item are checked by the grants below.
             actions = {f"{service}:{a}" for a in TRANSACT_ACTION.values()}

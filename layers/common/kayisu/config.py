@@ -34,6 +34,11 @@ class Settings(BaseModel):
     order_ttl_minutes: int = 15
     stock_shards: int = Field(default=16, ge=1, le=32)
     ingest_slice_seconds: int = Field(default=840, ge=1)
+    sandbox_secret_arn: str = ""
+    sender_email: str = "shop@kayisu.local"
+    storefront_url: str = ""
+    fulfilment_dlq_url: str = ""
+    ingest_dlq_url: str = ""
 
 
 @lru_cache(maxsize=1)

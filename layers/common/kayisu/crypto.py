@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kayisu.aws import client
 from kayisu.config import get_settings
+from kayisu.container import scope
 
 NONCE_BYTES = 12
 
@@ -79,22 +80,23 @@ class DataKeyCache:
     def __init__(self, max_keys: int = 256, max_age_seconds: float = 300.0) -> None:
         self.max_keys = max_keys
         self.max_age = max_age_seconds
-        self._keys: OrderedDict[bytes, tuple[float, bytes]] = OrderedDict()
+        self._keys: OrderedDict[tuple[str, bytes], tuple[float, bytes]] = OrderedDict()
         self._lock = threading.Lock()
 
     def open(self, encrypted: bytes, sku: str, batch_id: str) -> bytes:
         now = time.monotonic()
+        slot = (scope(), encrypted)
         with self._lock:
-            hit = self._keys.get(encrypted)
+            hit = self._keys.get(slot)
             if hit is not None and now - hit[0] < self.max_age:
-                self._keys.move_to_end(encrypted)
+                self._keys.move_to_end(slot)
                 return hit[1]
         plaintext: bytes = client("kms").decrypt(
             CiphertextBlob=encrypted, EncryptionContext=encryption_context(sku, batch_id)
         )["Plaintext"]
         with self._lock:
-            self._keys[encrypted] = (now, plaintext)
-            self._keys.move_to_end(encrypted)
+            self._keys[slot] = (now, plaintext)
+            self._keys.move_to_end(slot)
             while len(self._keys) > self.max_keys:
                 self._keys.popitem(last=False)
         return plaintext
@@ -119,15 +121,14 @@ class CodeDigester:
         return hmac.new(self._key, normalise(code).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-_digester: CodeDigester | None = None
+_digesters: dict[str, CodeDigester] = {}
 _digester_lock = threading.Lock()
 
 
 def code_digester() -> CodeDigester:
     """Loaded once per container."""
-    global _digester
     with _digester_lock:
-        if _digester is None:
+        if scope() not in _digesters:
             secret = client("secretsmanager").get_secret_value(SecretId=get_settings().code_digest_secret_arn)
-            _digester = CodeDigester(str(secret["SecretString"]).encode("utf-8"))
-        return _digester
+            _digesters[scope()] = CodeDigester(str(secret["SecretString"]).encode("utf-8"))
+        return _digesters[scope()]

@@ -25,3 +25,13 @@ MAX_AMOUNT = 10**12  # minor units; far above any voucher, far below float or JS
 
 def is_currency(code: str) -> bool:
     return code in MINOR_UNITS
+
+
+def format_amount(amount: int, currency: str) -> str:
+    """`1990, "CNY"` → `19.90 CNY`, for people (never parsed back)."""
+    digits = MINOR_UNITS.get(currency, 2)
+    if digits == 0:
+        return f"{amount} {currency}"
+    sign = "-" if amount < 0 else ""
+    whole, part = divmod(abs(amount), 10**digits)
+    return f"{sign}{whole}.{part:0{digits}d} {currency}"

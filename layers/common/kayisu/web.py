@@ -198,3 +198,25 @@ def require_groups(*allowed: str) -> GroupCheck:
 
 OPERATORS = require_groups("operators")
 OPERATORS_OR_FINANCE = require_groups("operators", "finance")
+
+
+# --- what handlers need to know about the request beyond its body
+
+
+def public_base(event: dict[str, Any]) -> str:
+    """The API's own base URL as the caller reached it (for links such as pay pages)."""
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    host = headers.get("host") or (event.get("requestContext") or {}).get("domainName", "")
+    proto = headers.get("x-forwarded-proto", "https").split(",")[0].strip()
+    return f"{proto}://{host}"
+
+
+def source_ip(event: dict[str, Any]) -> str:
+    return str(((event.get("requestContext") or {}).get("http") or {}).get("sourceIp", ""))
+
+
+def caller(event: dict[str, Any]) -> str:
+    """Who an admin request is from, for history records."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    claims = (authorizer.get("jwt") or {}).get("claims") or {}
+    return str(claims.get("email") or claims.get("cognito:username") or claims.get("sub") or "operator")

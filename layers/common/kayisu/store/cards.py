@@ -11,10 +11,9 @@ See docs/architecture.md and docs/ingestion.md.
 from __future__ import annotations
 
 import hashlib
-import random
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,6 +35,7 @@ from pynamodb.transactions import TransactWrite
 from kayisu.clock import now
 from kayisu.config import get_settings
 from kayisu.store.catalog import StockShardItem, product_pk, shard_sk
+from kayisu.store.txn import MAX_ATTEMPTS, back_off, contended, failed_at
 
 # DynamoDB allows 100 items per transaction; a chunk also writes its shards and the batch.
 TRANSACTION_ITEMS = 100
@@ -285,14 +285,14 @@ def import_chunk(
                 )
         except TransactWriteError as exc:
             reasons = exc.cancellation_reasons
-            if _contended(exc) and attempt < MAX_ATTEMPTS:
-                _back_off(attempt)  # another transaction held an item: nothing was written
+            if contended(exc) and attempt < MAX_ATTEMPTS:
+                back_off(attempt)  # another transaction held an item: nothing was written
                 continue
             if not reasons:
                 raise
-            if _failed(reasons, len(reasons) - 1):
+            if failed_at(reasons, len(reasons) - 1):
                 raise StaleCheckpoint(batch.batch_id) from exc
-            taken = {pending[i].digest for i in range(len(pending)) if _failed(reasons, i)}
+            taken = {pending[i].digest for i in range(len(pending)) if failed_at(reasons, i)}
             if not taken:
                 raise
             result.duplicates += len(taken)
@@ -304,22 +304,6 @@ def import_chunk(
         return result
 
 
-MAX_ATTEMPTS = 8
-_CONTENTION = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
-
-
-def _contended(exc: TransactWriteError) -> bool:
-    codes = {getattr(r, "code", None) for r in exc.cancellation_reasons or []}
-    return bool(codes & _CONTENTION) or exc.cause_response_code in (
-        "TransactionInProgressException",
-        "ThrottlingException",
-    )
-
-
-def _back_off(attempt: int) -> None:
-    time.sleep(random.uniform(0, min(1.0, 0.02 * 2**attempt)))  # noqa: S311 - jitter, not security
-
-
 def _at_position(position: int) -> Any:
     at = BatchItem.position == position
     return at | BatchItem.position.does_not_exist() if position == 0 else at
@@ -329,11 +313,6 @@ def _available_in_shard(sku: str, shard: int) -> int:
     for item in StockShardItem.query(product_pk(sku), StockShardItem.sk == shard_sk(shard), consistent_read=True):
         return int(item.available)
     return 0
-
-
-def _failed(reasons: Sequence[object], index: int) -> bool:
-    reason = reasons[index] if index < len(reasons) else None
-    return getattr(reason, "code", None) == "ConditionalCheckFailed"
 
 
 def _card_item(batch: BatchItem, card: NewCard, shard: int, at: datetime) -> CardItem:
@@ -426,15 +405,15 @@ def _void_cards(batch: BatchItem, cards: list[CardItem]) -> tuple[int, int]:
             return len(cards), held
         except TransactWriteError as exc:
             reasons = exc.cancellation_reasons
-            if _contended(exc):
-                _back_off(_attempt + 1)
+            if contended(exc):
+                back_off(_attempt + 1)
                 continue
             if not reasons:
                 raise
             shard_list = sorted(by_shard)
             # Updates in insertion order: shards, the batch, then cards.
-            gone = {cards[i].pk for i in range(len(cards)) if _failed(reasons, len(shard_list) + 1 + i)}
-            short = {shard_list[i] for i in range(len(shard_list)) if _failed(reasons, i)}
+            gone = {cards[i].pk for i in range(len(cards)) if failed_at(reasons, len(shard_list) + 1 + i)}
+            short = {shard_list[i] for i in range(len(shard_list)) if failed_at(reasons, i)}
             cards = [c for c in cards if c.pk not in gone]
             for shard in short:
                 available = _available_in_shard(batch.sku, shard)

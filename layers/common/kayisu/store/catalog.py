@@ -143,6 +143,24 @@ def load_product(sku: str) -> ProductWithStock | None:
     return ProductWithStock(product, stock) if product is not None else None
 
 
+@dataclass(frozen=True)
+class ProductWithShards:
+    product: ProductItem
+    shards: dict[int, int]  # available per shard
+
+
+def load_shards(sku: str) -> ProductWithShards | None:
+    """The product and what each of its stock shards has available, with one consistent Query."""
+    product: ProductItem | None = None
+    shards: dict[int, int] = {}
+    for item in CatalogItem.query(product_pk(sku), consistent_read=True):
+        if isinstance(item, ProductItem):
+            product = item
+        elif isinstance(item, StockShardItem):
+            shards[int(item.sk.removeprefix("STOCK#"))] = int(item.available)
+    return ProductWithShards(product, shards) if product is not None else None
+
+
 def scan_products() -> Iterator[ProductWithStock]:
     """Every product with its stock. A Scan: the catalog table holds only products and their
     few shards, and nothing here is written per order except shards."""

@@ -1,0 +1,35 @@
+"""Operators and finance read orders; operators refund them (/v1/admin/orders)."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+
+from kayisu.orders import admin
+from kayisu.orders.schemas import AdminOrderDetail, AdminOrderList, RefundRequest
+from kayisu.web import OPERATORS, OPERATORS_OR_FINANCE, caller, create_app, lambda_handler
+
+app = create_app()
+
+
+@app.get("/v1/admin/orders", middlewares=[OPERATORS_OR_FINANCE], summary="Orders, newest first", tags=["admin"])
+def list_orders(
+    status: Annotated[str | None, Query(description="only orders in this status")] = None,
+    from_: Annotated[str | None, Query(alias="from", description="created at or after (date or RFC 3339)")] = None,
+    to: Annotated[str | None, Query(description="created at or before (date or RFC 3339)")] = None,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = admin.PAGE,
+) -> AdminOrderList:
+    return admin.list_orders(status, from_, to, cursor, limit)
+
+
+@app.get("/v1/admin/orders/<order_id>", middlewares=[OPERATORS_OR_FINANCE], summary="One order", tags=["admin"])
+def get_order(order_id: str) -> AdminOrderDetail:
+    return admin.detail(order_id)
+
+
+@app.post("/v1/admin/orders/<order_id>/refund", middlewares=[OPERATORS], summary="Refund an order", tags=["admin"])
+def refund_order(order_id: str, data: Annotated[RefundRequest, Body()]) -> AdminOrderDetail:
+    return admin.refund(order_id, data.reason, caller(app.current_event.raw_event))
+
+
+handler = lambda_handler(app)

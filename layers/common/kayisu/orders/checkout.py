@@ -1,0 +1,235 @@
+"""Checkout and the shopper's view of an order (CONTRACT §1).
+
+An order and its reservation are created by one transaction (kayisu.store.orders.place_order):
+the order exists if and only if its stock was reserved. The access token is random (256 bits)
+and only its SHA-256 is stored; a repeat with the same Idempotency-Key gets the same order and a
+new token of its own, since the first one cannot be read back.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import random
+import secrets
+from datetime import timedelta
+
+from kayisu.catalog.service import unknown_sku
+from kayisu.clock import now
+from kayisu.config import get_settings
+from kayisu.errors import FieldError, Problem, conflict, not_found, validation_error
+from kayisu.orders.delivery import open_cards
+from kayisu.orders.schemas import Order, OrderCreate, Payment
+from kayisu.payments.provider import PaymentInstructions, PaymentRequest
+from kayisu.payments.registry import enabled_methods, provider
+from kayisu.store import catalog as catalog_store
+from kayisu.store import orders as store
+from kayisu.web import metrics
+
+PLACE_ATTEMPTS = 5
+
+
+def new_token() -> tuple[str, str]:
+    """(token, its hash)."""
+    token = secrets.token_urlsafe(32)
+    return token, token_hash(token)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _order_id(idempotency_key: str | None) -> str:
+    raw = (
+        hashlib.sha256(f"idempotency:{idempotency_key}".encode()).digest()
+        if idempotency_key
+        else secrets.token_bytes(20)
+    )
+    return "ord_" + base64.b32encode(raw[:20]).decode().lower().rstrip("=")[:32]
+
+
+def _request_digest(data: OrderCreate) -> str:
+    canonical = json.dumps(data.model_dump(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def mask_email(email: str) -> str:
+    local, _, domain = email.rpartition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def unknown_order() -> Problem:
+    return not_found("UNKNOWN_ORDER", "There is no such order, or the access token does not match it.")
+
+
+def out_of_stock(sku: str) -> Problem:
+    return conflict("OUT_OF_STOCK", f"Not enough stock of {sku!r} for this order; nothing was reserved.")
+
+
+def rate_limited() -> Problem:
+    return Problem(
+        429,
+        "RATE_LIMITED",
+        "Too many pending orders",
+        "Too many unpaid orders from this email or network; pay or wait for them to expire.",
+    )
+
+
+def choose_shards(shards: dict[int, int], quantity: int) -> dict[int, int] | None:
+    """Where to reserve `quantity`: one random shard that has it all (the common case, one
+    contended item), else several, fullest first. None if the SKU has too little."""
+    whole = [s for s, available in shards.items() if available >= quantity]
+    if whole:
+        return {random.choice(whole): quantity}  # noqa: S311 - load spreading, not security
+    plan: dict[int, int] = {}
+    left = quantity
+    for shard, available in sorted(shards.items(), key=lambda kv: -kv[1]):
+        if left == 0:
+            break
+        take = min(available, left)
+        if take > 0:
+            plan[shard] = take
+            left -= take
+    return plan if left == 0 else None
+
+
+def place(data: OrderCreate, source_ip: str, idempotency_key: str | None, api_base: str) -> tuple[Order, bool]:
+    """(the order with its access token, whether it was created now)."""
+    settings = get_settings()
+    if data.payment_method not in enabled_methods():
+        methods = ", ".join(enabled_methods()) or "none"
+        raise validation_error([FieldError("payment_method", f"is not an enabled payment method ({methods})")])
+    order_id = _order_id(idempotency_key)
+    digest = _request_digest(data) if idempotency_key else None
+    instructions: PaymentInstructions | None = None
+    asked: PaymentRequest | None = None
+    for _attempt in range(PLACE_ATTEMPTS):
+        entry = catalog_store.load_shards(data.sku)
+        if entry is None or entry.product.status != "active":
+            raise unknown_sku(data.sku)
+        product = entry.product
+        if data.quantity > int(product.max_per_order):
+            raise validation_error([FieldError("quantity", f"at most {int(product.max_per_order)} per order")])
+        reservation = choose_shards(entry.shards, data.quantity)
+        if reservation is None:
+            if idempotency_key:
+                repeat = _repeat(order_id, digest)
+                if repeat is not None:
+                    return repeat, False
+            raise out_of_stock(data.sku)
+        at = now()
+        expires = at + timedelta(minutes=settings.order_ttl_minutes)
+        amount = int(product.price) * data.quantity
+        token, hashed = new_token()
+        request = PaymentRequest(order_id, amount, product.currency, f"{product.name} x{data.quantity}", api_base)
+        if instructions is None or request != asked:  # once, unless the price changed between attempts
+            instructions, asked = provider(data.payment_method).create_payment(request), request
+        limits = {
+            store.limit_key("EMAIL", data.email.lower()): settings.max_pending_orders_per_email,
+            store.limit_key("IP", source_ip): settings.max_pending_orders_per_ip,
+        }
+        gsi1pk, gsi1sk = store.created_keys(order_id, at)
+        gsi2pk, gsi2sk = store.pending_keys(order_id, expires)
+        item = store.OrderItem(
+            store.order_pk(order_id),
+            store.ORDER_SK,
+            order_id=order_id,
+            status="pending_payment",
+            sku=data.sku,
+            quantity=data.quantity,
+            amount=amount,
+            currency=product.currency,
+            email=data.email,
+            limit_keys=list(limits),
+            holds_limit=True,
+            token_hashes={hashed},
+            request_digest=digest,
+            reservation=json.dumps({str(k): v for k, v in reservation.items()}),
+            payment_method=data.payment_method,
+            payment_id=instructions.payment_id,
+            pay_url=instructions.pay_url,
+            qr_code=instructions.qr_code,
+            created_at=at,
+            expires_at=expires,
+            gsi1pk=gsi1pk,
+            gsi1sk=gsi1sk,
+            gsi2pk=gsi2pk,
+            gsi2sk=gsi2sk,
+        )
+        try:
+            store.place_order(item, reservation, limits)
+        except store.OrderExists:
+            repeat = _repeat(order_id, digest)
+            if repeat is None:  # pragma: no cover - the order was there a moment ago
+                raise
+            return repeat, False
+        except store.ShardsShort:
+            metrics.add_metric(name="ReservationRetries", unit="Count", value=1)
+            continue  # someone took that stock first: look again
+        except store.LimitReached:
+            raise rate_limited() from None
+        metrics.add_metric(name="OrdersCreated", unit="Count", value=1)
+        return as_order(item, token=token), True
+    raise out_of_stock(data.sku)
+
+
+def _repeat(order_id: str, digest: str | None) -> Order | None:
+    """The order an Idempotency-Key made before, with a new access token; None if none."""
+    existing = store.load_order(order_id)
+    if existing is None:
+        return None
+    if digest is None or existing.request_digest is None or not hmac.compare_digest(existing.request_digest, digest):
+        raise Problem(
+            422,
+            "IDEMPOTENCY_KEY_REUSED",
+            "Idempotency key reused",
+            "This Idempotency-Key was used with a different request body.",
+        )
+    token, hashed = new_token()
+    store.add_token(order_id, hashed)
+    return as_order(existing, token=token)
+
+
+def as_order(item: store.OrderItem, token: str | None = None, with_cards: bool = False) -> Order:
+    return Order(
+        order_id=item.order_id,
+        status=item.status,
+        sku=item.sku,
+        quantity=int(item.quantity),
+        amount=int(item.amount),
+        currency=item.currency,
+        email=mask_email(item.email),
+        created_at=item.created_at,
+        expires_at=item.expires_at,
+        paid_at=item.paid_at,
+        delivered_at=item.delivered_at,
+        refunded_at=item.refunded_at,
+        access_token=token,
+        payment=Payment(
+            method=item.payment_method, payment_id=item.payment_id, pay_url=item.pay_url, qr_code=item.qr_code
+        ),
+        cards=open_cards(item) if with_cards and item.status == "delivered" else None,
+    )
+
+
+def owns(item: store.OrderItem, token: str) -> bool:
+    """Whether `token` is one of the order's access tokens; every stored hash is compared in
+    constant time, so timing tells nothing about which (if any) was close."""
+    presented = token_hash(token)
+    matched = False
+    for stored in item.token_hashes or set():
+        matched |= hmac.compare_digest(stored, presented)
+    return matched
+
+
+def view(order_id: str, token: str | None) -> Order:
+    """The order for its owner, with its codes once delivered. A wrong or missing token is
+    the same 404 as an order that does not exist."""
+    if not token or len(token) > 256:
+        raise unknown_order()
+    item = store.load_order(order_id) if order_id.startswith("ord_") and len(order_id) <= 64 else None
+    if item is None or not owns(item, token):
+        raise unknown_order()
+    return as_order(item, with_cards=True)

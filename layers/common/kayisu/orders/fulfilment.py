@@ -1,0 +1,172 @@
+"""Fulfilment: a paid order gets exactly `quantity` cards, or its money back (promise 2).
+
+Cards are chosen at random among the first few dozen of the order's shard pool (so concurrent
+orders rarely pick the same card) and sold to the order in the one transaction that moves it
+`paid → delivered`. A card someone else took fails its condition and is swapped for another;
+a second worker on the same order fails the order's condition and finds it delivered. A retry
+after delivery therefore never allocates again.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Literal
+
+from aws_lambda_powertools import Logger
+
+from kayisu.aws import client
+from kayisu.clock import now
+from kayisu.config import get_settings
+from kayisu.orders.checkout import choose_shards, new_token
+from kayisu.payments.registry import provider
+from kayisu.store import catalog as catalog_store
+from kayisu.store import orders as store
+from kayisu.store.txn import back_off
+from kayisu.web import metrics
+
+logger = Logger()
+ALLOCATION_ATTEMPTS = 30  # each failed attempt means another order got a card: progress
+Outcome = Literal["delivered", "refunded", "skipped"]
+
+
+class PoolShort(Exception):
+    """The counters promise cards the pool does not show yet (an index behind its table); retry later."""
+
+
+def candidates_wanted(count: int) -> int:
+    return min(100, 8 * count + 24)
+
+
+def fulfil(order_id: str) -> Outcome:
+    order = store.load_order(order_id)
+    if order is None:
+        logger.warning("fulfilment for an unknown order", extra={"order_id": order_id})
+        return "skipped"
+    logger.append_keys(order_id=order_id, sku=order.sku)
+    if order.status == "delivered":
+        _mail_again(order)
+        return "skipped"
+    if order.status != "paid":
+        return "skipped"
+    taken: set[str] = set()
+    for _attempt in range(1, ALLOCATION_ATTEMPTS + 1):
+        reservation = order.reserved()
+        from_reserved = bool(reservation)
+        if not from_reserved:  # paid after expiry: take what is available now, if anything
+            entry = catalog_store.load_shards(order.sku)
+            plan = choose_shards(entry.shards, int(order.quantity)) if entry else None
+            if plan is None:
+                return _refund_unfulfillable(order)
+            reservation = plan
+        cards: list[store.CardRef] = []
+        for shard, count in sorted(reservation.items()):
+            pool = [
+                c for c in store.candidate_cards(order.sku, shard, candidates_wanted(count)) if c.digest not in taken
+            ]
+            if len(pool) < count:
+                if not from_reserved:
+                    taken.clear()
+                    break
+                raise PoolShort(order_id)
+            cards += random.sample(pool, count)
+        if len(cards) != int(order.quantity):
+            continue
+        token, hashed = new_token()
+        try:
+            store.deliver(order, cards, from_reserved, hashed, now())
+        except store.CardsTaken as exc:
+            taken |= exc.taken
+            metrics.add_metric(name="AllocationRetries", unit="Count", value=1)
+            back_off(min(_attempt, 5))  # others are taking cards from this pool right now
+            continue
+        except store.StockGone:
+            continue  # a late order's shard emptied meanwhile: plan again
+        except store.OrderMoved:
+            logger.info("another worker moved this order first")
+            return "skipped"
+        metrics.add_metric(name="OrdersDelivered", unit="Count", value=1)
+        send_mail(order.email, *delivered_mail(order.order_id, token))
+        return "delivered"
+    raise RuntimeError(f"could not allocate cards after {ALLOCATION_ATTEMPTS} attempts")
+
+
+def _refund_unfulfillable(order: store.OrderItem) -> Outcome:
+    reason = "no stock left for a payment that arrived after the order expired"
+    refund_order(order, reason, "fulfilment")
+    return "refunded"
+
+
+def refund_order(order: store.OrderItem, reason: str, actor: str) -> store.OrderItem:
+    """Refunds through the provider (idempotent per order), then records it with what the order
+    gives back, and mails the shopper. Returns the order as refunded."""
+    for _attempt in range(3):
+        plan = store.RefundPlan()
+        if order.status == "delivered":
+            plan.void_cards = store.sold_cards(order)
+        elif order.status == "paid":
+            plan.release = order.reserved()
+        else:
+            raise store.OrderMoved(order.order_id)
+        assert order.payment_id is not None
+        refund = provider(order.payment_method).refund(
+            order.order_id, order.payment_id, int(order.amount), order.currency, reason
+        )
+        try:
+            store.refund(order, refund.refund_id, reason, actor, plan, now())
+        except store.OrderMoved:
+            moved = store.load_order(order.order_id)
+            if moved is None:
+                raise
+            order = moved
+            if order.status == "refunded":
+                return order
+            continue
+        metrics.add_metric(name="OrdersRefunded", unit="Count", value=1)
+        send_mail(order.email, *refunded_mail(order.order_id))
+        refreshed = store.load_order(order.order_id)
+        return refreshed if refreshed is not None else order
+    raise store.OrderMoved(order.order_id)
+
+
+def _mail_again(order: store.OrderItem) -> None:
+    """A repeat for a delivered order: the first attempt may have died before its mail went
+    out, and cannot tell. At most one repeat mails again (with a new link), so a shopper gets
+    the mail at least once and at most twice."""
+    if order.mailed_at is not None or not store.mark_mailed(order.order_id, now()):
+        return
+    token, hashed = new_token()
+    store.add_token(order.order_id, hashed)
+    send_mail(order.email, *delivered_mail(order.order_id, token))
+
+
+def order_link(order_id: str, token: str) -> str:
+    # The token rides in the fragment: browsers never send it to a server or in a Referer.
+    return f"{get_settings().storefront_url.rstrip('/')}/orders/{order_id}#token={token}"
+
+
+def delivered_mail(order_id: str, token: str) -> tuple[str, str]:
+    link = order_link(order_id, token)
+    return (
+        f"您的订单已发货 / Your order {order_id} is ready",
+        f"您的卡密已准备好，请打开以下链接查看（请勿转发）：\n{link}\n\n"
+        f"Your codes are ready. Open this link to see them (do not forward it):\n{link}\n",
+    )
+
+
+def refunded_mail(order_id: str) -> tuple[str, str]:
+    return (
+        f"您的订单已退款 / Your order {order_id} was refunded",
+        "很抱歉，我们无法完成您的订单，款项已原路退回。\n\n"
+        f"Sorry, we could not fulfil order {order_id}. Your payment has been refunded in full.\n",
+    )
+
+
+def send_mail(to: str, subject: str, body: str) -> None:
+    client("ses").send_email(
+        Source=get_settings().sender_email,
+        Destination={"ToAddresses": [to]},
+        Message={
+            "Subject": {"Data": subject, "Charset": "UTF-8"},
+            "Body": {"Text": {"Data": body, "Charset": "UTF-8"}},
+        },
+    )

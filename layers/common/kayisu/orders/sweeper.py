@@ -1,0 +1,79 @@
+"""The sweeper (every minute): what no request will do by itself.
+
+- Unpaid orders past their deadline expire and give their reservation back, each once (the
+  transaction is conditioned on `pending_payment` and the deadline).
+- Orders paid but not delivered two minutes later are sent to fulfilment again (the webhook's
+  request may have been lost with its function; a second request is harmless).
+- Messages in a dead-letter queue are counted into a metric, and operators get one SNS alert
+  each time a count changes to a non-zero value.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from kayisu.aws import client
+from kayisu.config import get_settings
+from kayisu.orders.queue import request_fulfilment
+from kayisu.store import orders as store
+from kayisu.web import metrics
+
+logger = Logger()
+REQUEUE_AFTER = timedelta(minutes=2)
+
+
+def sweep(at: datetime) -> dict[str, Any]:
+    return {"expired": expire_due(at), "requeued": requeue_stuck(at), "dead_letters": check_dead_letters(at)}
+
+
+def expire_due(at: datetime) -> int:
+    expired = 0
+    due = list(store.due("PENDING", at))
+    for order in store.load_orders(due).values():
+        if order.status != "pending_payment" or order.expires_at > at:
+            continue
+        try:
+            store.expire(order, at)
+        except store.OrderMoved:
+            continue  # paid (or expired by another sweep) meanwhile
+        expired += 1
+    if expired:
+        metrics.add_metric(name="OrdersExpired", unit="Count", value=expired)
+    return expired
+
+
+def requeue_stuck(at: datetime) -> int:
+    stuck = list(store.due("PAID", at - REQUEUE_AFTER))
+    for order_id in stuck:
+        request_fulfilment(order_id)
+    if stuck:
+        logger.warning("paid orders not delivered in time were sent to fulfilment again", extra={"count": len(stuck)})
+        metrics.add_metric(name="OrdersRequeued", unit="Count", value=len(stuck))
+    return len(stuck)
+
+
+def check_dead_letters(at: datetime) -> dict[str, int]:
+    settings = get_settings()
+    queues = {"fulfilment": settings.fulfilment_dlq_url, "ingest": settings.ingest_dlq_url}
+    counts: dict[str, int] = {}
+    for name, url in queues.items():
+        if not url:
+            continue
+        attributes = client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+        count = int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+        counts[name] = count
+        metrics.add_metric(name=f"DeadLetters{name.title()}", unit="Count", value=count)
+        if store.alert_changed(f"DLQ#{name}", count, at) and count > 0:
+            client("sns").publish(
+                TopicArn=settings.alerts_topic_arn,
+                Subject=f"Kayisu {settings.stage}: {count} message(s) in the {name} dead-letter queue",
+                Message=(
+                    f"The {name} dead-letter queue holds {count} message(s) that failed every retry.\n"
+                    f"Fulfilment: paid orders not delivered; ingestion: uploads not finished.\n"
+                    "See docs/operations.md (dead letters) for how to inspect and redrive them."
+                ),
+            )
+    return counts

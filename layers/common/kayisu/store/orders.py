@@ -1,0 +1,718 @@
+"""The orders table, and every transaction that moves an order, its stock and its cards.
+
+Each state change of an order is one DynamoDB transaction that also writes what must change
+with it (stock shard counters, cards, the pending-order limits, the provider transaction, the
+history event), conditioned on the state it starts from. That condition is what makes a
+change happen once however often a webhook, a queue message or a sweeper repeats it: the
+exactly-once logic of promises 1, 2, 3 and 5 is read here. See docs/orders.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    DiscriminatorAttribute,
+    ListAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.expressions.update import Action
+from pynamodb.models import Model
+
+from kayisu.aws import client
+from kayisu.config import get_settings
+from kayisu.store.cards import CARD_SK, CardItem, card_pk, pool_pk
+from kayisu.store.catalog import StockShardItem, product_pk, shard_sk
+from kayisu.store.txn import Cancelled, Transaction
+
+INDEX_SHARDS = 16  # spreads a flash sale's index writes over 16 partitions per month / state
+ORDER_SK = "ORDER"
+
+
+class OrdersItem(Model):
+    class Meta:
+        table_name = get_settings().orders_table
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = DiscriminatorAttribute()
+
+
+class OrderItem(OrdersItem, discriminator="order"):
+    order_id = UnicodeAttribute()
+    status = UnicodeAttribute()  # pending_payment | paid | delivered | expired | refunded
+    sku = UnicodeAttribute()
+    quantity = NumberAttribute()
+    amount = NumberAttribute()
+    currency = UnicodeAttribute()
+    email = UnicodeAttribute()
+    limit_keys = ListAttribute(of=UnicodeAttribute, default=list)  # the pending-order limits it counts in
+    holds_limit = BooleanAttribute(default=True)
+    token_hashes = UnicodeSetAttribute()  # SHA-256 of each access token; the tokens are never stored
+    request_digest = UnicodeAttribute(null=True)  # set when made with an Idempotency-Key
+    reservation = UnicodeAttribute(default="{}")  # JSON {shard: count} reserved at checkout
+    payment_method = UnicodeAttribute()
+    payment_id = UnicodeAttribute(null=True)
+    pay_url = UnicodeAttribute(null=True)
+    qr_code = UnicodeAttribute(null=True)
+    transaction_id = UnicodeAttribute(null=True)
+    cards = ListAttribute(of=UnicodeAttribute, null=True)  # "{batch_id}:{digest}" of each delivered card
+    refund_id = UnicodeAttribute(null=True)
+    refund_reason = UnicodeAttribute(null=True)
+    review_reason = UnicodeAttribute(null=True)
+    late = BooleanAttribute(default=False)  # paid after it had expired
+    created_at = UTCDateTimeAttribute()
+    expires_at = UTCDateTimeAttribute()
+    paid_at = UTCDateTimeAttribute(null=True)
+    delivered_at = UTCDateTimeAttribute(null=True)
+    expired_at = UTCDateTimeAttribute(null=True)
+    refunded_at = UTCDateTimeAttribute(null=True)
+    mailed_at = UTCDateTimeAttribute(null=True)
+    # ByCreated (admin lists, newest first) and OpenByDeadline (sparse: what a sweeper must do).
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+
+    def reserved(self) -> dict[int, int]:
+        return {int(k): int(v) for k, v in json.loads(self.reservation or "{}").items()}
+
+    def card_refs(self) -> list[tuple[str, str]]:
+        pairs = [str(ref).split(":", 1) for ref in self.cards or []]
+        return [(batch_id, digest) for batch_id, digest in pairs]
+
+
+class OrderEventItem(OrdersItem, discriminator="event"):
+    """One state change, written in the transaction that made it (the history admins see)."""
+
+    order_id = UnicodeAttribute()
+    at = UTCDateTimeAttribute()
+    from_status = UnicodeAttribute(null=True)
+    to_status = UnicodeAttribute()
+    reason = UnicodeAttribute()
+    actor = UnicodeAttribute()
+
+
+class PaymentItem(OrdersItem, discriminator="payment"):
+    """A provider transaction: its key makes one transaction pay one order once (promise 5)."""
+
+    provider = UnicodeAttribute()
+    transaction_id = UnicodeAttribute()
+    order_id = UnicodeAttribute()
+    amount = NumberAttribute()
+    currency = UnicodeAttribute()
+    outcome = UnicodeAttribute()  # paid | late | mismatch
+    at = UTCDateTimeAttribute()
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+
+
+class RefundItem(OrdersItem, discriminator="refund"):
+    provider = UnicodeAttribute()
+    refund_id = UnicodeAttribute()
+    order_id = UnicodeAttribute()
+    amount = NumberAttribute()
+    currency = UnicodeAttribute()
+    reason = UnicodeAttribute()
+    at = UTCDateTimeAttribute()
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+
+
+class LimitItem(OrdersItem, discriminator="limit"):
+    """How many unpaid orders an email or a source IP holds."""
+
+    pending = NumberAttribute(default=0)
+
+
+class AlertStateItem(OrdersItem, discriminator="alert"):
+    """What an alert last said, so that a sweeper repeating every minute alerts once per change."""
+
+    last_count = NumberAttribute(default=0)
+    at = UTCDateTimeAttribute()
+
+
+def order_pk(order_id: str) -> str:
+    return f"ORDER#{order_id}"
+
+
+def _index_shard(order_id: str) -> int:
+    return int(hashlib.sha256(order_id.encode()).hexdigest()[:8], 16) % INDEX_SHARDS
+
+
+def created_partition(at: datetime, shard: int) -> str:
+    return f"CREATED#{at:%Y-%m}#{shard:02d}"
+
+
+def money_partition(at: datetime, shard: int) -> str:
+    return f"MONEY#{at:%Y-%m-%d}#{shard:02d}"
+
+
+def open_partition(state: str, shard: int) -> str:
+    return f"{state}#{shard:02d}"
+
+
+def _iso(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def limit_key(kind: str, value: str) -> str:
+    return f"LIMIT#{kind}#{hashlib.sha256(value.encode()).hexdigest()}"
+
+
+def _event(order_id: str, at: datetime, before: str | None, after: str, reason: str, actor: str) -> OrderEventItem:
+    return OrderEventItem(
+        order_pk(order_id),
+        f"EVENT#{_iso(at)}#{secrets.token_hex(3)}",
+        order_id=order_id,
+        at=at,
+        from_status=before,
+        to_status=after,
+        reason=reason,
+        actor=actor,
+    )
+
+
+def _release_limits(t: Transaction, order: OrderItem) -> list[Action]:
+    """The order stops counting against its email's and IP's pending limits (once: the caller's
+    transaction is conditioned on the order's state, and holds_limit goes false with it)."""
+    if not order.holds_limit:
+        return []
+    for key in order.limit_keys:
+        t.update(f"limit:{key}", LimitItem(key, "LIMIT"), actions=[LimitItem.pending.add(-1)])
+    return [OrderItem.holds_limit.set(False)]
+
+
+# -- checkout
+
+
+class OrderExists(Exception):
+    pass
+
+
+class ShardsShort(Exception):
+    """A shard no longer had the stock this reservation counted on (another order took it)."""
+
+
+class LimitReached(Exception):
+    pass
+
+
+def place_order(order: OrderItem, reservation: dict[int, int], limits: dict[str, int]) -> None:
+    """Creates the order and reserves its stock in one transaction: the order exists if and only
+    if its stock was reserved and it fits its pending-order limits."""
+    t = Transaction()
+    t.put("order", order, condition=OrderItem.pk.does_not_exist())
+    t.put("event", _event(order.order_id, order.created_at, None, "pending_payment", "created", "shopper"))
+    for shard, count in sorted(reservation.items()):
+        t.update(
+            f"shard:{shard}",
+            StockShardItem(product_pk(order.sku), shard_sk(shard)),
+            actions=[StockShardItem.available.add(-count), StockShardItem.reserved.add(count)],
+            condition=StockShardItem.available >= count,
+        )
+    for key, most in limits.items():
+        t.update(
+            f"limit:{key}",
+            LimitItem(key, "LIMIT"),
+            actions=[LimitItem.kind.set(LimitItem), LimitItem.pending.add(1)],
+            condition=LimitItem.pending.does_not_exist() | (LimitItem.pending < most),
+        )
+    try:
+        t.commit()
+    except Cancelled as exc:
+        if "order" in exc.failed:
+            raise OrderExists(order.order_id) from None
+        if exc.any("shard:"):
+            raise ShardsShort() from None
+        raise LimitReached() from None
+
+
+def load_order(order_id: str) -> OrderItem | None:
+    try:
+        return OrderItem.get(order_pk(order_id), ORDER_SK, consistent_read=True)
+    except OrderItem.DoesNotExist:
+        return None
+
+
+def add_token(order_id: str, token_hash: str) -> None:
+    OrderItem(order_pk(order_id), ORDER_SK).update(
+        actions=[OrderItem.token_hashes.add({token_hash})], condition=OrderItem.pk.exists()
+    )
+
+
+def history(order_id: str) -> tuple[OrderItem | None, list[OrderEventItem]]:
+    """The order and its events, oldest first, with one Query."""
+    order: OrderItem | None = None
+    events: list[OrderEventItem] = []
+    for item in OrdersItem.query(order_pk(order_id), consistent_read=True):
+        if isinstance(item, OrderItem):
+            order = item
+        elif isinstance(item, OrderEventItem):
+            events.append(item)
+    return order, events
+
+
+# -- payment
+
+
+class AlreadyRecorded(Exception):
+    """This provider transaction was recorded before (for the order `order_id`)."""
+
+    def __init__(self, order_id: str) -> None:
+        super().__init__(order_id)
+        self.order_id = order_id
+
+
+class NotPayable(Exception):
+    """The order was not in the state (or for the amount) this payment needs."""
+
+
+def _payment_item(
+    provider: str, transaction_id: str, order_id: str, amount: int, currency: str, outcome: str, at: datetime
+) -> PaymentItem:
+    return PaymentItem(
+        f"TXN#{provider}#{transaction_id}",
+        "TXN",
+        provider=provider,
+        transaction_id=transaction_id,
+        order_id=order_id,
+        amount=amount,
+        currency=currency,
+        outcome=outcome,
+        at=at,
+        gsi1pk=money_partition(at, _index_shard(transaction_id)),
+        gsi1sk=f"{_iso(at)}#{transaction_id}",
+    )
+
+
+def _paid_actions(at: datetime, transaction_id: str, order_id: str) -> list[Action]:
+    return [
+        OrderItem.status.set("paid"),
+        OrderItem.paid_at.set(at),
+        OrderItem.transaction_id.set(transaction_id),
+        OrderItem.gsi2pk.set(open_partition("PAID", _index_shard(order_id))),
+        OrderItem.gsi2sk.set(_iso(at)),
+    ]
+
+
+def record_payment(
+    order_id: str,
+    payment_id: str,
+    provider: str,
+    transaction_id: str,
+    amount: int,
+    currency: str,
+    at: datetime,
+    from_status: str = "pending_payment",
+) -> None:
+    """`from_status → paid` for exactly this amount, currency and provider, and the provider
+    transaction recorded, in one transaction. AlreadyRecorded if the transaction id was seen;
+    NotPayable if the order is missing, in another state, or for another amount."""
+    t = Transaction()
+    outcome = "paid" if from_status == "pending_payment" else "late"
+    t.put(
+        "payment",
+        _payment_item(provider, transaction_id, order_id, amount, currency, outcome, at),
+        condition=PaymentItem.pk.does_not_exist(),
+    )
+    t.put(
+        "event",
+        _event(
+            order_id,
+            at,
+            from_status,
+            "paid",
+            f"{provider} payment" + (" after expiry" if outcome == "late" else ""),
+            provider,
+        ),
+    )
+    actions = _paid_actions(at, transaction_id, order_id)
+    if outcome == "late":
+        actions.append(OrderItem.late.set(True))
+    t.update(
+        "order",
+        OrderItem(order_pk(order_id), ORDER_SK),
+        actions=actions,
+        condition=(OrderItem.status == from_status)
+        & (OrderItem.amount == amount)
+        & (OrderItem.currency == currency)
+        & (OrderItem.payment_method == provider)
+        & (OrderItem.payment_id == payment_id),
+    )
+    try:
+        t.commit()
+    except Cancelled as exc:
+        if "payment" in exc.failed:
+            existing = PaymentItem.get(f"TXN#{provider}#{transaction_id}", "TXN", consistent_read=True)
+            raise AlreadyRecorded(str(existing.order_id)) from None
+        raise NotPayable(order_id) from None
+
+
+def flag_for_review(
+    order_id: str, provider: str, transaction_id: str, amount: int, currency: str, reason: str, at: datetime
+) -> None:
+    """Money arrived that does not match the order: record it, and mark the order for an
+    operator. The order's state does not change, so it is never delivered this way."""
+    t = Transaction()
+    t.put(
+        "payment",
+        _payment_item(provider, transaction_id, order_id, amount, currency, "mismatch", at),
+        condition=PaymentItem.pk.does_not_exist(),
+    )
+    t.update(
+        "order",
+        OrderItem(order_pk(order_id), ORDER_SK),
+        actions=[OrderItem.review_reason.set(reason)],
+        condition=OrderItem.pk.exists(),
+    )
+    try:
+        t.commit()
+    except Cancelled as exc:
+        if "payment" not in exc.failed:
+            raise
+
+
+# -- fulfilment
+
+
+@dataclass(frozen=True)
+class CardRef:
+    batch_id: str
+    digest: str
+    shard: int
+
+    @property
+    def ref(self) -> str:
+        return f"{self.batch_id}:{self.digest}"
+
+
+def candidate_cards(sku: str, shard: int, limit: int) -> list[CardRef]:
+    """Cards still in the shard's available pool (keys only: the index holds nothing else)."""
+    response = client("dynamodb").query(
+        TableName=get_settings().cards_table,
+        IndexName="AvailablePool",
+        KeyConditionExpression="pool_pk = :p",
+        ExpressionAttributeValues={":p": {"S": pool_pk(sku, shard)}},
+        Limit=limit,
+    )
+    return [
+        CardRef(item["pool_sk"]["S"].rsplit("#", 1)[0], item["pk"]["S"].removeprefix("CARD#"), shard)
+        for item in response.get("Items", [])
+    ]
+
+
+class CardsTaken(Exception):
+    """Some chosen cards were sold or voided meanwhile: choose others."""
+
+    def __init__(self, taken: set[str]) -> None:
+        super().__init__(f"{len(taken)} cards")
+        self.taken = taken
+
+
+class OrderMoved(Exception):
+    """The order is no longer in the state this change starts from (another worker got there)."""
+
+
+class StockGone(Exception):
+    """A late-paid order's stock is no longer available."""
+
+
+def deliver(order: OrderItem, cards: list[CardRef], from_reserved: bool, token_hash: str, at: datetime) -> None:
+    """`paid → delivered` with exactly these cards sold to it, in one transaction (promises 1-3):
+    each card `available → sold` only if still available, the shards' counters moved
+    (reserved → sold, or available → sold for a late payment), the order only if still paid."""
+    t = Transaction()
+    by_shard: dict[int, int] = {}
+    for card in cards:
+        by_shard[card.shard] = by_shard.get(card.shard, 0) + 1
+        t.update(
+            f"card:{card.digest}",
+            CardItem(card_pk(card.digest), CARD_SK),
+            actions=[
+                CardItem.status.set("sold"),
+                CardItem.order_id.set(order.order_id),
+                CardItem.sold_at.set(at),
+                CardItem.pool_pk.remove(),
+                CardItem.pool_sk.remove(),
+            ],
+            condition=(CardItem.status == "available") & (CardItem.sku == order.sku),
+        )
+    source = StockShardItem.reserved if from_reserved else StockShardItem.available
+    for shard, count in sorted(by_shard.items()):
+        t.update(
+            f"shard:{shard}",
+            StockShardItem(product_pk(order.sku), shard_sk(shard)),
+            actions=[source.add(-count), StockShardItem.sold.add(count)],
+            condition=source >= count,
+        )
+    refs: Any = [c.ref for c in cards]
+    actions: list[Action] = [
+        OrderItem.status.set("delivered"),
+        OrderItem.delivered_at.set(at),
+        OrderItem.cards.set(refs),
+        OrderItem.token_hashes.add({token_hash}),
+        OrderItem.gsi2pk.remove(),
+        OrderItem.gsi2sk.remove(),
+    ]
+    actions += _release_limits(t, order)
+    t.update("order", OrderItem(order.pk, ORDER_SK), actions=actions, condition=OrderItem.status == "paid")
+    t.put("event", _event(order.order_id, at, "paid", "delivered", f"{len(cards)} cards allocated", "fulfilment"))
+    try:
+        t.commit()
+    except Cancelled as exc:
+        if "order" in exc.failed:
+            raise OrderMoved(order.order_id) from None
+        taken = {name.removeprefix("card:") for name in exc.failed if name.startswith("card:")}
+        if taken:
+            raise CardsTaken(taken) from None
+        raise StockGone(order.order_id) from None
+
+
+def mark_mailed(order_id: str, at: datetime) -> bool:
+    """True for the one caller that gets to send a delivery mail again (see fulfilment)."""
+    try:
+        OrderItem(order_pk(order_id), ORDER_SK).update(
+            actions=[OrderItem.mailed_at.set(at)], condition=OrderItem.mailed_at.does_not_exist()
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+# -- refunds and expiry
+
+
+def _refund_item(provider: str, refund_id: str, order: OrderItem, reason: str, at: datetime) -> RefundItem:
+    return RefundItem(
+        f"REFUND#{provider}#{refund_id}",
+        "REFUND",
+        provider=provider,
+        refund_id=refund_id,
+        order_id=order.order_id,
+        amount=int(order.amount),
+        currency=order.currency,
+        reason=reason,
+        at=at,
+        gsi1pk=money_partition(at, _index_shard(refund_id)),
+        gsi1sk=f"{_iso(at)}#{refund_id}",
+    )
+
+
+@dataclass
+class RefundedCard:
+    digest: str
+    shard: int
+
+
+@dataclass
+class RefundPlan:
+    """What refunding an order gives back: cards to void (delivered) or a reservation to release."""
+
+    void_cards: list[RefundedCard] = field(default_factory=list)
+    release: dict[int, int] = field(default_factory=dict)
+
+
+def sold_cards(order: OrderItem) -> list[RefundedCard]:
+    keys = [(card_pk(digest), CARD_SK) for _, digest in order.card_refs()]
+    return [RefundedCard(str(c.digest), int(c.shard)) for c in CardItem.batch_get(keys)]
+
+
+class CardRedeemed(Exception):
+    """A card of the order was redeemed: it cannot be voided."""
+
+
+def refund(order: OrderItem, refund_id: str, reason: str, actor: str, plan: RefundPlan, at: datetime) -> None:
+    """`paid | delivered → refunded` with the refund recorded, in one transaction. A delivered
+    order's cards go `sold → void` (unless redeemed); a paid order's reservation returns to
+    available. OrderMoved if the order left that state meanwhile."""
+    t = Transaction()
+    before = str(order.status)
+    t.put(
+        "refund",
+        _refund_item(str(order.payment_method), refund_id, order, reason, at),
+        condition=RefundItem.pk.does_not_exist(),
+    )
+    t.put("event", _event(order.order_id, at, before, "refunded", reason, actor))
+    by_shard: dict[int, int] = {}
+    for card in plan.void_cards:
+        by_shard[card.shard] = by_shard.get(card.shard, 0) + 1
+        t.update(
+            f"card:{card.digest}",
+            CardItem(card_pk(card.digest), CARD_SK),
+            actions=[CardItem.status.set("void"), CardItem.void_at.set(at)],
+            condition=(CardItem.status == "sold")
+            & (CardItem.order_id == order.order_id)
+            & CardItem.redeemed_at.does_not_exist(),
+        )
+    for shard, count in sorted(by_shard.items()):
+        t.update(
+            f"shard:{shard}",
+            StockShardItem(product_pk(order.sku), shard_sk(shard)),
+            actions=[StockShardItem.sold.add(-count), StockShardItem.void.add(count)],
+            condition=StockShardItem.sold >= count,
+        )
+    for shard, count in sorted(plan.release.items()):
+        t.update(
+            f"release:{shard}",
+            StockShardItem(product_pk(order.sku), shard_sk(shard)),
+            actions=[StockShardItem.reserved.add(-count), StockShardItem.available.add(count)],
+            condition=StockShardItem.reserved >= count,
+        )
+    actions: list[Action] = [
+        OrderItem.status.set("refunded"),
+        OrderItem.refunded_at.set(at),
+        OrderItem.refund_id.set(refund_id),
+        OrderItem.refund_reason.set(reason),
+        OrderItem.gsi2pk.remove(),
+        OrderItem.gsi2sk.remove(),
+    ]
+    actions += _release_limits(t, order)
+    t.update("order", OrderItem(order.pk, ORDER_SK), actions=actions, condition=OrderItem.status == before)
+    try:
+        t.commit()
+    except Cancelled as exc:
+        if "order" in exc.failed or "refund" in exc.failed:
+            raise OrderMoved(order.order_id) from None
+        if exc.any("card:"):
+            raise CardRedeemed(order.order_id) from None
+        raise
+
+
+def expire(order: OrderItem, at: datetime) -> None:
+    """`pending_payment → expired` once its deadline passed, giving its reservation back."""
+    t = Transaction()
+    for shard, count in sorted(order.reserved().items()):
+        t.update(
+            f"shard:{shard}",
+            StockShardItem(product_pk(order.sku), shard_sk(shard)),
+            actions=[StockShardItem.reserved.add(-count), StockShardItem.available.add(count)],
+            condition=StockShardItem.reserved >= count,
+        )
+    actions: list[Action] = [
+        OrderItem.status.set("expired"),
+        OrderItem.expired_at.set(at),
+        OrderItem.reservation.set("{}"),
+        OrderItem.gsi2pk.remove(),
+        OrderItem.gsi2sk.remove(),
+    ]
+    actions += _release_limits(t, order)
+    t.update(
+        "order",
+        OrderItem(order.pk, ORDER_SK),
+        actions=actions,
+        condition=(OrderItem.status == "pending_payment") & (OrderItem.expires_at <= at),
+    )
+    t.put("event", _event(order.order_id, at, "pending_payment", "expired", "not paid in time", "sweeper"))
+    try:
+        t.commit()
+    except Cancelled as exc:
+        if "order" in exc.failed:
+            raise OrderMoved(order.order_id) from None
+        raise
+
+
+# -- what is due, and lists
+
+
+def due(state: str, before: datetime) -> Iterator[str]:
+    """Order ids in `state` (PENDING by expiry, PAID by payment time) up to `before`."""
+    db = client("dynamodb")
+    for shard in range(INDEX_SHARDS):
+        kwargs: dict[str, Any] = {
+            "TableName": get_settings().orders_table,
+            "IndexName": "OpenByDeadline",
+            "KeyConditionExpression": "gsi2pk = :p AND gsi2sk <= :t",
+            "ExpressionAttributeValues": {":p": {"S": open_partition(state, shard)}, ":t": {"S": _iso(before)}},
+        }
+        while True:
+            page = db.query(**kwargs)
+            for item in page.get("Items", []):
+                yield item["pk"]["S"].removeprefix("ORDER#")
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def load_orders(order_ids: list[str]) -> dict[str, OrderItem]:
+    keys = [(order_pk(i), ORDER_SK) for i in dict.fromkeys(order_ids)]
+    out: dict[str, OrderItem] = {}
+    for start in range(0, len(keys), 100):
+        for item in OrderItem.batch_get(keys[start : start + 100]):
+            out[str(item.order_id)] = item
+    return out
+
+
+def created_page(month: datetime, before: str | None, after: str | None, limit: int) -> list[tuple[str, str]]:
+    """(sort key, order id) of one month's orders, newest first, from every index shard,
+    between `after` and `before` (exclusive sort keys)."""
+    db = client("dynamodb")
+    found: list[tuple[str, str]] = []
+    for shard in range(INDEX_SHARDS):
+        condition = "gsi1pk = :p"
+        values: dict[str, Any] = {":p": {"S": created_partition(month, shard)}}
+        if before and after:
+            condition += " AND gsi1sk BETWEEN :a AND :b"
+            values.update({":a": {"S": after}, ":b": {"S": before}})
+        elif before:
+            condition += " AND gsi1sk < :b"
+            values[":b"] = {"S": before}
+        elif after:
+            condition += " AND gsi1sk > :a"
+            values[":a"] = {"S": after}
+        page = db.query(
+            TableName=get_settings().orders_table,
+            IndexName="ByCreated",
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=values,
+            ScanIndexForward=False,
+            Limit=limit + 1,
+        )
+        for item in page.get("Items", []):
+            key = item["gsi1sk"]["S"]
+            if before and key >= before:
+                continue
+            found.append((key, item["pk"]["S"].removeprefix("ORDER#")))
+    found.sort(reverse=True)
+    return found[:limit]
+
+
+def created_keys(order_id: str, at: datetime) -> tuple[str, str]:
+    return created_partition(at, _index_shard(order_id)), f"{_iso(at)}#{order_id}"
+
+
+def pending_keys(order_id: str, expires_at: datetime) -> tuple[str, str]:
+    return open_partition("PENDING", _index_shard(order_id)), _iso(expires_at)
+
+
+def sort_key_at(at: datetime) -> str:
+    return _iso(at)
+
+
+# -- operator alerts
+
+
+def alert_changed(name: str, count: int, at: datetime) -> bool:
+    """Remembers `count` for alert `name`; True if it differs from what was last remembered."""
+    try:
+        AlertStateItem(f"ALERT#{name}", "ALERT", last_count=count, at=at).save(
+            condition=AlertStateItem.pk.does_not_exist() | (AlertStateItem.last_count != count)
+        )
+    except PutError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
