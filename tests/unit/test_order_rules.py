@@ -8,9 +8,10 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from kayisu.money import format_amount
-from kayisu.orders.checkout import choose_shards, mask_email, new_token, owns, token_hash
 from kayisu.orders.delivery import mask_code
-from kayisu.orders.schemas import OrderCreate
+from kayisu.orders.reservation import choose_shards
+from kayisu.orders.schemas import OrderCreate, mask_email
+from kayisu.orders.tokens import new_token, owns, token_hash
 from kayisu.store.orders import OrderItem
 
 

@@ -8,9 +8,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from kayisu.clock import now
 from kayisu.errors import FieldError, Problem, conflict, not_found, validation_error
-from kayisu.orders.checkout import mask_email
 from kayisu.orders.delivery import mask_code, opened
-from kayisu.orders.fulfilment import refund_order
+from kayisu.orders.fulfilment import mail_refund_if_owed, refund_order
 from kayisu.orders.schemas import (
     ORDER_STATUSES,
     AdminOrder,
@@ -19,6 +18,7 @@ from kayisu.orders.schemas import (
     CardHistory,
     OrderEvent,
     Payment,
+    mask_email,
 )
 from kayisu.store import orders as store
 
@@ -168,6 +168,7 @@ def refund(order_id: str, reason: str, operator: str) -> AdminOrderDetail:
     if order is None:
         raise unknown_order(order_id)
     if order.status == "refunded":
+        mail_refund_if_owed(order)  # the first attempt may have died before mailing
         return detail(order_id)
     if order.status not in ("paid", "delivered"):
         raise conflict("NOT_REFUNDABLE", f"An order that is {order.status} has taken no money to refund.")

@@ -12,16 +12,17 @@ import base64
 import hashlib
 import hmac
 import json
-import random
 import secrets
 from datetime import timedelta
 
 from kayisu.catalog.service import unknown_sku
 from kayisu.clock import now
 from kayisu.config import get_settings
-from kayisu.errors import FieldError, Problem, conflict, not_found, validation_error
-from kayisu.orders.delivery import open_cards
-from kayisu.orders.schemas import Order, OrderCreate, Payment
+from kayisu.errors import FieldError, Problem, validation_error
+from kayisu.orders.problems import out_of_stock, rate_limited, unknown_order
+from kayisu.orders.reservation import choose_shards
+from kayisu.orders.schemas import DeliveredCard, Order, OrderCreate, Payment, mask_email
+from kayisu.orders.tokens import new_token, owns
 from kayisu.payments.provider import PaymentInstructions, PaymentRequest
 from kayisu.payments.registry import enabled_methods, provider
 from kayisu.store import catalog as catalog_store
@@ -29,16 +30,6 @@ from kayisu.store import orders as store
 from kayisu.web import metrics
 
 PLACE_ATTEMPTS = 5
-
-
-def new_token() -> tuple[str, str]:
-    """(token, its hash)."""
-    token = secrets.token_urlsafe(32)
-    return token, token_hash(token)
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _order_id(idempotency_key: str | None) -> str:
@@ -53,46 +44,6 @@ def _order_id(idempotency_key: str | None) -> str:
 def _request_digest(data: OrderCreate) -> str:
     canonical = json.dumps(data.model_dump(), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def mask_email(email: str) -> str:
-    local, _, domain = email.rpartition("@")
-    return f"{local[:1]}***@{domain}"
-
-
-def unknown_order() -> Problem:
-    return not_found("UNKNOWN_ORDER", "There is no such order, or the access token does not match it.")
-
-
-def out_of_stock(sku: str) -> Problem:
-    return conflict("OUT_OF_STOCK", f"Not enough stock of {sku!r} for this order; nothing was reserved.")
-
-
-def rate_limited() -> Problem:
-    return Problem(
-        429,
-        "RATE_LIMITED",
-        "Too many pending orders",
-        "Too many unpaid orders from this email or network; pay or wait for them to expire.",
-    )
-
-
-def choose_shards(shards: dict[int, int], quantity: int) -> dict[int, int] | None:
-    """Where to reserve `quantity`: one random shard that has it all (the common case, one
-    contended item), else several, fullest first. None if the SKU has too little."""
-    whole = [s for s, available in shards.items() if available >= quantity]
-    if whole:
-        return {random.choice(whole): quantity}  # noqa: S311 - load spreading, not security
-    plan: dict[int, int] = {}
-    left = quantity
-    for shard, available in sorted(shards.items(), key=lambda kv: -kv[1]):
-        if left == 0:
-            break
-        take = min(available, left)
-        if take > 0:
-            plan[shard] = take
-            left -= take
-    return plan if left == 0 else None
 
 
 def place(data: OrderCreate, source_ip: str, idempotency_key: str | None, api_base: str) -> tuple[Order, bool]:
@@ -210,18 +161,15 @@ def as_order(item: store.OrderItem, token: str | None = None, with_cards: bool =
         payment=Payment(
             method=item.payment_method, payment_id=item.payment_id, pay_url=item.pay_url, qr_code=item.qr_code
         ),
-        cards=open_cards(item) if with_cards and item.status == "delivered" else None,
+        cards=_codes(item) if with_cards and item.status == "delivered" else None,
     )
 
 
-def owns(item: store.OrderItem, token: str) -> bool:
-    """Whether `token` is one of the order's access tokens; every stored hash is compared in
-    constant time, so timing tells nothing about which (if any) was close."""
-    presented = token_hash(token)
-    matched = False
-    for stored in item.token_hashes or set():
-        matched |= hmac.compare_digest(stored, presented)
-    return matched
+def _codes(item: store.OrderItem) -> list[DeliveredCard]:
+    # Imported on first use: a container that only takes orders never loads the crypto.
+    from kayisu.orders.delivery import open_cards
+
+    return open_cards(item)
 
 
 def view(order_id: str, token: str | None) -> Order:

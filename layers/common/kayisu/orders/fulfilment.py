@@ -17,7 +17,8 @@ from aws_lambda_powertools import Logger
 from kayisu.aws import client
 from kayisu.clock import now
 from kayisu.config import get_settings
-from kayisu.orders.checkout import choose_shards, new_token
+from kayisu.orders.reservation import choose_shards
+from kayisu.orders.tokens import new_token
 from kayisu.payments.registry import provider
 from kayisu.store import catalog as catalog_store
 from kayisu.store import orders as store
@@ -45,6 +46,9 @@ def fulfil(order_id: str) -> Outcome:
     logger.append_keys(order_id=order_id, sku=order.sku)
     if order.status == "delivered":
         _mail_again(order)
+        return "skipped"
+    if order.status == "refunded":
+        mail_refund_if_owed(order)
         return "skipped"
     if order.status != "paid":
         return "skipped"
@@ -119,24 +123,37 @@ def refund_order(order: store.OrderItem, reason: str, actor: str) -> store.Order
                 raise
             order = moved
             if order.status == "refunded":
+                mail_refund_if_owed(order)
                 return order
             continue
         metrics.add_metric(name="OrdersRefunded", unit="Count", value=1)
-        send_mail(order.email, *refunded_mail(order.order_id))
         refreshed = store.load_order(order.order_id)
-        return refreshed if refreshed is not None else order
+        if refreshed is None:  # pragma: no cover - it was just written
+            raise store.OrderMoved(order.order_id)
+        mail_refund_if_owed(refreshed)
+        return refreshed
     raise store.OrderMoved(order.order_id)
 
 
 def _mail_again(order: store.OrderItem) -> None:
     """A repeat for a delivered order: the first attempt may have died before its mail went
-    out, and cannot tell. At most one repeat mails again (with a new link), so a shopper gets
-    the mail at least once and at most twice."""
-    if order.mailed_at is not None or not store.mark_mailed(order.order_id, now()):
+    out, and cannot tell. The first repeat mails again (with a new link) and only then marks
+    the order mailed, so a shopper gets the mail at least once, and twice only if the first
+    attempt's mail had gone out (or repeats run at once)."""
+    if order.mailed_at is not None:
         return
     token, hashed = new_token()
     store.add_token(order.order_id, hashed)
     send_mail(order.email, *delivered_mail(order.order_id, token))
+    store.mark_mailed(order.order_id, now())
+
+
+def mail_refund_if_owed(order: store.OrderItem) -> None:
+    """The refund's transaction records that a mail is owed; it is cleared once sent, so a
+    refund whose function died before mailing is mailed by the next attempt that sees it."""
+    if order.status == "refunded" and order.refund_mail_owed:
+        send_mail(order.email, *refunded_mail(order.order_id))
+        store.refund_mailed(order.order_id)
 
 
 def order_link(order_id: str, token: str) -> str:

@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger
 
 from kayisu.clock import now
 from kayisu.errors import Problem, conflict, route_not_found
-from kayisu.orders.checkout import unknown_order
+from kayisu.orders.problems import amount_mismatch, bad_signature, unknown_order
 from kayisu.orders.queue import request_fulfilment
 from kayisu.orders.schemas import WebhookAck
 from kayisu.payments.provider import BadSignature, NotificationKind, PaymentNotification
@@ -24,14 +24,6 @@ from kayisu.store import orders as store
 from kayisu.web import metrics
 
 logger = Logger()
-
-
-def bad_signature() -> Problem:
-    return Problem(400, "BAD_SIGNATURE", "Bad signature", "The notification's signature is missing, wrong or stale.")
-
-
-def amount_mismatch() -> Problem:
-    return conflict("AMOUNT_MISMATCH", "The paid amount or currency differs from the order's; it is held for review.")
 
 
 def receive(provider_name: str, headers: Mapping[str, str], raw_body: bytes) -> WebhookAck:

@@ -13,6 +13,11 @@ OrderStatus = Literal["pending_payment", "paid", "delivered", "expired", "refund
 ORDER_STATUSES: tuple[str, ...] = ("pending_payment", "paid", "delivered", "expired", "refunded")
 
 
+def mask_email(email: str) -> str:
+    local, _, domain = email.rpartition("@")
+    return f"{local[:1]}***@{domain}"
+
+
 class OrderCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

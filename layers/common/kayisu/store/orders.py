@@ -26,7 +26,7 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import PutError
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
@@ -79,6 +79,7 @@ class OrderItem(OrdersItem, discriminator="order"):
     expired_at = UTCDateTimeAttribute(null=True)
     refunded_at = UTCDateTimeAttribute(null=True)
     mailed_at = UTCDateTimeAttribute(null=True)
+    refund_mail_owed = BooleanAttribute(null=True)  # set with the refund, removed once mailed
     # ByCreated (admin lists, newest first) and OpenByDeadline (sparse: what a sweeper must do).
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
@@ -480,17 +481,13 @@ def deliver(order: OrderItem, cards: list[CardRef], from_reserved: bool, token_h
         raise StockGone(order.order_id) from None
 
 
-def mark_mailed(order_id: str, at: datetime) -> bool:
-    """True for the one caller that gets to send a delivery mail again (see fulfilment)."""
-    try:
-        OrderItem(order_pk(order_id), ORDER_SK).update(
-            actions=[OrderItem.mailed_at.set(at)], condition=OrderItem.mailed_at.does_not_exist()
-        )
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+def mark_mailed(order_id: str, at: datetime) -> None:
+    """A repeat has sent the delivery mail again; later repeats need not."""
+    OrderItem(order_pk(order_id), ORDER_SK).update(actions=[OrderItem.mailed_at.set(at)])
+
+
+def refund_mailed(order_id: str) -> None:
+    OrderItem(order_pk(order_id), ORDER_SK).update(actions=[OrderItem.refund_mail_owed.remove()])
 
 
 # -- refunds and expiry
@@ -577,6 +574,7 @@ def refund(order: OrderItem, refund_id: str, reason: str, actor: str, plan: Refu
         OrderItem.refunded_at.set(at),
         OrderItem.refund_id.set(refund_id),
         OrderItem.refund_reason.set(reason),
+        OrderItem.refund_mail_owed.set(True),
         OrderItem.gsi2pk.remove(),
         OrderItem.gsi2sk.remove(),
     ]

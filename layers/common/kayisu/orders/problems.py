@@ -1,0 +1,30 @@
+"""The errors of the money path, as shoppers and providers see them (CONTRACT §1, §2)."""
+
+from __future__ import annotations
+
+from kayisu.errors import Problem, conflict, not_found
+
+
+def unknown_order() -> Problem:
+    return not_found("UNKNOWN_ORDER", "There is no such order, or the access token does not match it.")
+
+
+def out_of_stock(sku: str) -> Problem:
+    return conflict("OUT_OF_STOCK", f"Not enough stock of {sku!r} for this order; nothing was reserved.")
+
+
+def rate_limited() -> Problem:
+    return Problem(
+        429,
+        "RATE_LIMITED",
+        "Too many pending orders",
+        "Too many unpaid orders from this email or network; pay or wait for them to expire.",
+    )
+
+
+def bad_signature() -> Problem:
+    return Problem(400, "BAD_SIGNATURE", "Bad signature", "The notification's signature is missing, wrong or stale.")
+
+
+def amount_mismatch() -> Problem:
+    return conflict("AMOUNT_MISMATCH", "The paid amount or currency differs from the order's; it is held for review.")

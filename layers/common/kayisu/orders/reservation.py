@@ -1,0 +1,23 @@
+"""Where an order's stock is reserved among a SKU's stock shards."""
+
+from __future__ import annotations
+
+import random
+
+
+def choose_shards(shards: dict[int, int], quantity: int) -> dict[int, int] | None:
+    """Where to reserve `quantity`: one random shard that has it all (the common case, one
+    contended item), else several, fullest first. None if the SKU has too little."""
+    whole = [s for s, available in shards.items() if available >= quantity]
+    if whole:
+        return {random.choice(whole): quantity}  # noqa: S311 - load spreading, not security
+    plan: dict[int, int] = {}
+    left = quantity
+    for shard, available in sorted(shards.items(), key=lambda kv: -kv[1]):
+        if left == 0:
+            break
+        take = min(available, left)
+        if take > 0:
+            plan[shard] = take
+            left -= take
+    return plan if left == 0 else None
