@@ -137,15 +137,18 @@ def refund_order(order: store.OrderItem, reason: str, actor: str) -> store.Order
 
 def _mail_again(order: store.OrderItem) -> None:
     """A repeat for a delivered order: the first attempt may have died before its mail went
-    out, and cannot tell. The first repeat mails again (with a new link) and only then marks
-    the order mailed, so a shopper gets the mail at least once, and twice only if the first
-    attempt's mail had gone out (or repeats run at once)."""
-    if order.mailed_at is not None:
+    out, and cannot tell. One repeat claims the re-send (concurrent repeats do not all send);
+    if sending fails it gives the claim back for the next repeat. So the shopper is mailed at
+    least once and normally at most twice."""
+    if order.mailed_at is not None or not store.claim_mail(order.order_id, now()):
         return
-    token, hashed = new_token()
-    store.add_token(order.order_id, hashed)
-    send_mail(order.email, *delivered_mail(order.order_id, token))
-    store.mark_mailed(order.order_id, now())
+    try:
+        token, hashed = new_token()
+        store.add_token(order.order_id, hashed)
+        send_mail(order.email, *delivered_mail(order.order_id, token))
+    except BaseException:
+        store.release_mail(order.order_id)
+        raise
 
 
 def mail_refund_if_owed(order: store.OrderItem) -> None:

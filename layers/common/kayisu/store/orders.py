@@ -26,7 +26,7 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
@@ -481,9 +481,21 @@ def deliver(order: OrderItem, cards: list[CardRef], from_reserved: bool, token_h
         raise StockGone(order.order_id) from None
 
 
-def mark_mailed(order_id: str, at: datetime) -> None:
-    """A repeat has sent the delivery mail again; later repeats need not."""
-    OrderItem(order_pk(order_id), ORDER_SK).update(actions=[OrderItem.mailed_at.set(at)])
+def claim_mail(order_id: str, at: datetime) -> bool:
+    """True for the one repeat that gets to send a delivery mail again (see fulfilment)."""
+    try:
+        OrderItem(order_pk(order_id), ORDER_SK).update(
+            actions=[OrderItem.mailed_at.set(at)], condition=OrderItem.mailed_at.does_not_exist()
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def release_mail(order_id: str) -> None:
+    OrderItem(order_pk(order_id), ORDER_SK).update(actions=[OrderItem.mailed_at.remove()])
 
 
 def refund_mailed(order_id: str) -> None:
