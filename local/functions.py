@@ -126,12 +126,18 @@ class Function:
     timeout: float
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
     _module: ModuleType | None = None
+    # Idle containers: copies of the handler module, each with its own app and batch processor.
+    _idle: list[ModuleType] = field(default_factory=list)
+    _pool_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def module(self) -> ModuleType:
+        """The first container's module (what the OpenAPI document and tests inspect)."""
         if self._module is None:
             with _import_lock:
                 if self._module is None:
                     self._module = self._import()
+                    with self._pool_lock:
+                        self._idle.append(self._module)
         return self._module
 
     def _import(self) -> ModuleType:
@@ -156,12 +162,47 @@ class Function:
         return module
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        handler = getattr(self.module(), self.handler_name.rsplit(".", 1)[1])
+        """Runs the event in an idle container, or in a new one (a cold start) when all are
+        busy: one event at a time per container, as on Lambda. Handlers keep per-request state
+        in module objects (Powertools' resolver and batch processor), so two concurrent events
+        must never share one."""
+        self.module()
+        with self._pool_lock:
+            module = self._idle.pop() if self._idle else None
+        if module is None:
+            with _import_lock:
+                module = self._import()
         token = current_function.set(self.logical_id)
         try:
+            handler = getattr(module, self.handler_name.rsplit(".", 1)[1])
             return handler(event, LambdaContext(self.logical_id, self.memory, self.timeout))
         finally:
             current_function.reset(token)
+            with self._pool_lock:
+                self._idle.append(module)
+
+    @property
+    def containers(self) -> int:
+        with self._pool_lock:
+            return len(self._idle)
+
+
+def _resolver_state_per_container() -> None:
+    """Powertools keeps the current event on the resolver *class* (one Lambda container, one
+    event at a time). Here many containers share the process, so each resolver keeps its own."""
+    from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+
+    original = ApiGatewayResolver._to_proxy_event
+    if getattr(original, "_per_container", False):
+        return
+
+    def to_proxy_event(self: ApiGatewayResolver, event: dict[str, Any]) -> Any:
+        proxy = original(self, event)
+        self.__dict__["current_event"] = proxy  # shadows the class attribute for this container
+        return proxy
+
+    to_proxy_event._per_container = True  # type: ignore[attr-defined]
+    ApiGatewayResolver._to_proxy_event = to_proxy_event  # type: ignore[method-assign]
 
 
 def load_functions(template: Template, root: Path) -> dict[str, Function]:
@@ -169,6 +210,7 @@ def load_functions(template: Template, root: Path) -> dict[str, Function]:
 
     # One process runs every function: container-lifetime caches are kept per function.
     set_scope(lambda: current_function.get(None) or "")
+    _resolver_state_per_container()
     glob = template.globals_function
     global_env = template.resolve(glob.get("Environment", {}).get("Variables", {}))
     out: dict[str, Function] = {}

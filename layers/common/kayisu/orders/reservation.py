@@ -6,11 +6,15 @@ import random
 
 
 def choose_shards(shards: dict[int, int], quantity: int) -> dict[int, int] | None:
-    """Where to reserve `quantity`: one random shard that has it all (the common case, one
-    contended item), else several, fullest first. None if the SKU has too little."""
+    """Where to reserve `quantity`: one shard that has it all, at random weighted by what each
+    has (the common case, one contended item), else several, fullest first. None if the SKU
+    has too little."""
     whole = [s for s, available in shards.items() if available >= quantity]
     if whole:
-        return {random.choice(whole): quantity}  # noqa: S311 - load spreading, not security
+        # Weighted by stock, so shards empty together and the last orders do not crowd the
+        # fullest shard.
+        weights = [shards[s] for s in whole]
+        return {random.choices(whole, weights=weights)[0]: quantity}  # noqa: S311 - load spreading
     plan: dict[int, int] = {}
     left = quantity
     for shard, available in sorted(shards.items(), key=lambda kv: -kv[1]):
