@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import cold_start, ingest
+from bench import cold_start, flash_sale, ingest
 
-BENCHMARKS = {"cold-start": cold_start.main, "ingest": ingest.main}
+BENCHMARKS = {"cold-start": cold_start.main, "ingest": ingest.main, "flash-sale": flash_sale.main}
 
 
 def main() -> int:

@@ -10,53 +10,18 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.support import emulator_client, free_port, stage_batch
+from bench.stack import local_stack
+from tests.support import emulator_client, stage_batch
 
 ROOT = Path(__file__).resolve().parent.parent
 DYNAMODB_WRITES = ("TransactWriteItems", "PutItem", "UpdateItem", "BatchWriteItem", "DeleteItem")
-
-
-@contextmanager
-def local_stack() -> Iterator[dict[str, Any]]:
-    with tempfile.TemporaryDirectory() as state_dir:
-        env = {
-            **os.environ,
-            "KAYISU_PORT": str(free_port()),
-            "KAYISU_AWS_PORT": str(free_port()),
-            "KAYISU_STATE_DIR": state_dir,
-        }
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "local", "run", "--no-demo", "--no-schedules"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            state_file = Path(state_dir) / "local.json"
-            while not state_file.exists():
-                if proc.poll() is not None:
-                    raise RuntimeError("local stack did not start")
-                time.sleep(0.2)
-            state: dict[str, Any] = json.loads(state_file.read_text())
-            state["state_file"] = str(state_file)
-            yield state
-        finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()  # an emulator holding a million items takes long to free them
 
 
 def stage(state: dict[str, Any], sku: str, codes: int) -> str:
