@@ -234,9 +234,9 @@ class Gateway:
         for key, value in request.headers.items():
             k = key.lower()
             headers[k] = f"{headers[k]},{value}" if k in headers else value
-        # As API Gateway adds them: handlers build their own public URLs from these.
-        headers.setdefault("x-forwarded-proto", request.scheme)
-        headers.setdefault("x-forwarded-port", str(request.host.rpartition(":")[2] or "80"))
+        # As API Gateway sets them, whatever the caller sent.
+        headers["x-forwarded-proto"] = request.scheme
+        headers["x-forwarded-port"] = str(request.environ.get("SERVER_PORT", ""))
         query: dict[str, str] = {}
         for key, value in request.args.items(multi=True):
             query[key] = f"{query[key]},{value}" if key in query else value
@@ -263,8 +263,9 @@ class Gateway:
                 "accountId": "123456789012",
                 "apiId": "local",
                 "authorizer": authorizer,
-                "domainName": request.host,
-                "domainPrefix": request.host.split(".")[0],
+                # The API's own address (as API Gateway's domain name is), not the Host header.
+                "domainName": self._domain(request),
+                "domainPrefix": "local",
                 "http": {
                     "method": request.method,
                     "path": request.path,
@@ -281,6 +282,10 @@ class Gateway:
             "body": text_body,
             "isBase64Encoded": is_b64,
         }
+
+    @staticmethod
+    def _domain(request: Request) -> str:
+        return f"{request.environ.get('SERVER_NAME', '127.0.0.1')}:{request.environ.get('SERVER_PORT', '')}"
 
     @staticmethod
     def response(result: Any) -> Response:

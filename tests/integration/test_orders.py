@@ -102,6 +102,9 @@ def test_idempotency_key_gives_the_same_order_once(public: Api, operator: Api, n
         assert read(public, answer.json()).status_code == 200
     reused = order(public, new_sku, 2, email, Idempotency_Key=key)
     assert (reused.status_code, reused.json()["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+    someone_else = order(public, new_sku, 1, f"other-{email}", Idempotency_Key=key)  # a key is per shopper
+    assert someone_else.status_code == 201
+    assert someone_else.json()["order_id"] != answers[0].json()["order_id"]
     too_long = order(public, new_sku, 1, email, Idempotency_Key="k" * 65)
     assert too_long.status_code == 422
 
@@ -234,8 +237,10 @@ def test_amount_or_currency_mismatch_is_held_for_review_never_delivered(
     short = order(public, new_sku).json()
     wrong_currency = order(public, new_sku).json()
     for placed, change in ((short, {"amount": short["amount"] - 1}), (wrong_currency, {"currency": "USD"})):
-        answer = pay(stack, placed, **change)
-        assert (answer.status_code, answer.json()["code"]) == (409, "AMOUNT_MISMATCH")
+        body = webhook_body(placed, **change)
+        for _ in range(2):  # the provider repeats it: still a mismatch, never "paid"
+            answer = notify(stack, body)
+            assert (answer.status_code, answer.json()["code"]) == (409, "AMOUNT_MISMATCH")
         assert read(public, placed).json()["status"] == "pending_payment"
         detail = operator.get(f"/v1/admin/orders/{placed['order_id']}").json()
         assert detail["review_reason"]
@@ -337,6 +342,7 @@ def test_operators_list_orders_newest_first_with_history_and_masked_codes(
     assert operator.get("/v1/admin/orders", params={"status": "lost"}).status_code == 422
     assert operator.get("/v1/admin/orders", params={"from": "yesterday"}).status_code == 422
     assert operator.get("/v1/admin/orders", params={"cursor": "nonsense"}).status_code == 422
+    assert operator.get("/v1/admin/orders", params={"cursor": "eCNvcmRfMQ"}).status_code == 422  # "x#ord_1"
     detail = finance.get(f"/v1/admin/orders/{placed[0]['order_id']}").json()
     assert [(e["from_status"], e["to_status"]) for e in detail["history"]] == [
         (None, "pending_payment"),
@@ -432,3 +438,67 @@ def test_unpaid_orders_expire_once_and_late_payments_still_deliver_or_refund(
     assert (level["available"], level["reserved"], level["sold"]) == (0, 0, 2)
     assert balanced(level)
     assert any(late_gone["order_id"] in m["subject"] and "refunded" in m["subject"] for m in outbox(stack))
+
+
+def test_a_second_payment_for_a_paid_order_is_recorded_for_review(
+    stack: dict[str, Any], public: Api, operator: Api, new_sku: str
+) -> None:
+    stocked_product(operator, new_sku, new_codes(2))
+    placed = order(public, new_sku).json()
+    assert pay(stack, placed).status_code == 200
+    wait_for(public, placed)
+    again = pay(stack, placed)  # the shopper paid twice (a new provider transaction)
+    assert again.status_code == 200
+    assert again.json()["status"] == "duplicate"
+    detail = operator.get(f"/v1/admin/orders/{placed['order_id']}").json()
+    assert detail["status"] == "delivered"
+    assert "refund the second payment" in detail["review_reason"]
+    assert stock(operator, new_sku)["sold"] == 1
+
+
+def test_a_refund_never_pays_back_an_order_whose_code_was_redeemed(
+    stack: dict[str, Any], public: Api, operator: Api, new_sku: str
+) -> None:
+    stocked_product(operator, new_sku, new_codes(1))
+    placed = order(public, new_sku).json()
+    pay(stack, placed)
+    wait_for(public, placed)
+    ddb = aws(stack, "dynamodb")
+    table = stack["resources"]["CardsTable"]
+    cards = [
+        i
+        for page in ddb.get_paginator("scan").paginate(TableName=table)
+        for i in page["Items"]
+        if i.get("order_id", {}).get("S") == placed["order_id"]
+    ]
+    assert len(cards) == 1
+    ddb.update_item(  # a partner redeemed it (issue 6 writes this)
+        TableName=table,
+        Key={"pk": cards[0]["pk"], "sk": cards[0]["sk"]},
+        UpdateExpression="SET redeemed_at = :at",
+        ExpressionAttributeValues={":at": {"S": "2026-11-24T08:00:00.000000+0000"}},
+    )
+    refused = operator.post(f"/v1/admin/orders/{placed['order_id']}/refund", {"reason": "changed mind"})
+    assert (refused.status_code, refused.json()["code"]) == (409, "CARD_REDEEMED")
+    detail = operator.get(f"/v1/admin/orders/{placed['order_id']}").json()
+    assert detail["status"] == "delivered"
+    assert detail["refund_id"] is None  # no money moved
+    assert stock(operator, new_sku)["sold"] == 1
+
+
+def test_links_and_the_sandbox_webhook_never_follow_the_callers_host_header(
+    stack: dict[str, Any], public: Api, operator: Api, new_sku: str
+) -> None:
+    stocked_product(operator, new_sku, new_codes(1))
+    placed = order(public, new_sku, Host="evil.example").json()
+    assert placed["payment"]["pay_url"].startswith(stack["api_url"])
+    paid = requests.post(
+        placed["payment"]["pay_url"], data={"action": "pay"}, headers={"Host": "evil.example"}, timeout=30
+    )
+    assert paid.status_code == 200
+    assert wait_for(public, placed)["status"] == "delivered"  # the webhook went to this API
+
+
+def test_orders_are_capped_at_what_one_transaction_can_deliver(operator: Api, new_sku: str) -> None:
+    too_big = operator.post("/v1/admin/products", {"sku": new_sku, "name": "x", "price": 1, "max_per_order": 65})
+    assert (too_big.status_code, too_big.json()["errors"][0]["field"]) == (422, "max_per_order")

@@ -49,7 +49,18 @@ def test_within_the_window_passes() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["", "t=1", "v1=abc", "t=abc,v1=00", "t=1800000000;v1=00", "garbage"],
+    [
+        "",
+        "t=1",
+        "v1=abc",
+        "t=abc,v1=00",
+        "t=1800000000;v1=00",
+        "garbage",
+        "t=" + "9" * 400 + ",v1=00",
+        "t=" + "9" * 5000 + ",v1=00",
+        "t=\u00b2,v1=00",
+        "t=-5,v1=00",
+    ],
 )
 def test_malformed_headers_fail(value: str) -> None:
     with pytest.raises(BadSignature):

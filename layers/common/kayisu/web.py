@@ -204,11 +204,11 @@ OPERATORS_OR_FINANCE = require_groups("operators", "finance")
 
 
 def public_base(event: dict[str, Any]) -> str:
-    """The API's own base URL as the caller reached it (for links such as pay pages)."""
-    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    host = headers.get("host") or (event.get("requestContext") or {}).get("domainName", "")
-    proto = headers.get("x-forwarded-proto", "https").split(",")[0].strip()
-    return f"{proto}://{host}"
+    """The API's own base URL (for links such as pay pages, and the sandbox's webhook). From
+    API Gateway's `domainName`, never the caller's Host header, which anyone can set."""
+    domain = str((event.get("requestContext") or {}).get("domainName", ""))
+    local = domain.startswith(("127.0.0.1:", "localhost:"))  # only the local stack serves plain HTTP
+    return f"{'http' if local else 'https'}://{domain}"
 
 
 def source_ip(event: dict[str, Any]) -> str:

@@ -12,7 +12,9 @@ from kayisu.money import MAX_AMOUNT, MINOR_UNITS
 
 Sku = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="stock keeping unit")]
 Price = Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT, description="minor units (fen for CNY)")]
-MaxPerOrder = Annotated[StrictInt, Field(ge=1, le=100)]
+# One order's cards, its shards and its bookkeeping fit one DynamoDB transaction (100 items):
+# 64 cards + up to 32 shards + the order, its event and two limit counters.
+MaxPerOrder = Annotated[StrictInt, Field(ge=1, le=64)]
 AlertThreshold = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Description = Annotated[str, Field(max_length=5000)]

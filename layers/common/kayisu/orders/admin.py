@@ -62,6 +62,10 @@ def _cursor_in(cursor: str | None) -> str | None:
         text = base64.urlsafe_b64decode(cursor.encode() + b"==").decode()
     except (binascii.Error, UnicodeDecodeError):
         text = ""
+    try:
+        datetime.fromisoformat(text.split("#", 1)[0].replace("Z", "+00:00"))
+    except ValueError:
+        text = ""
     if "#ord_" not in text:
         raise validation_error([FieldError("cursor", "is not a cursor this API gave out")])
     return text

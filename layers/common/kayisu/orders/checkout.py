@@ -27,17 +27,18 @@ from kayisu.payments.provider import PaymentInstructions, PaymentRequest
 from kayisu.payments.registry import enabled_methods, provider
 from kayisu.store import catalog as catalog_store
 from kayisu.store import orders as store
+from kayisu.store.txn import back_off
 from kayisu.web import metrics
 
-PLACE_ATTEMPTS = 5
+PLACE_ATTEMPTS = 8
+MAX_TOKENS = 20  # access tokens one order holds: its own, repeats', the delivery mail's
 
 
-def _order_id(idempotency_key: str | None) -> str:
-    raw = (
-        hashlib.sha256(f"idempotency:{idempotency_key}".encode()).digest()
-        if idempotency_key
-        else secrets.token_bytes(20)
-    )
+def _order_id(idempotency_key: str | None, email: str) -> str:
+    # A key is the shopper's own: scoped by their address, so two shoppers who both send
+    # "1" get two orders, and knowing a key alone finds nobody's order.
+    scoped = f"idempotency:{email.lower()}:{idempotency_key}"
+    raw = hashlib.sha256(scoped.encode()).digest() if idempotency_key else secrets.token_bytes(20)
     return "ord_" + base64.b32encode(raw[:20]).decode().lower().rstrip("=")[:32]
 
 
@@ -52,11 +53,11 @@ def place(data: OrderCreate, source_ip: str, idempotency_key: str | None, api_ba
     if data.payment_method not in enabled_methods():
         methods = ", ".join(enabled_methods()) or "none"
         raise validation_error([FieldError("payment_method", f"is not an enabled payment method ({methods})")])
-    order_id = _order_id(idempotency_key)
+    order_id = _order_id(idempotency_key, data.email)
     digest = _request_digest(data) if idempotency_key else None
     instructions: PaymentInstructions | None = None
     asked: PaymentRequest | None = None
-    for _attempt in range(PLACE_ATTEMPTS):
+    for _attempt in range(1, PLACE_ATTEMPTS + 1):
         entry = catalog_store.load_shards(data.sku)
         if entry is None or entry.product.status != "active":
             raise unknown_sku(data.sku)
@@ -118,12 +119,14 @@ def place(data: OrderCreate, source_ip: str, idempotency_key: str | None, api_ba
             return repeat, False
         except store.ShardsShort:
             metrics.add_metric(name="ReservationRetries", unit="Count", value=1)
+            back_off(_attempt)
             continue  # someone took that stock first: look again
         except store.LimitReached:
             raise rate_limited() from None
         metrics.add_metric(name="OrdersCreated", unit="Count", value=1)
         return as_order(item, token=token), True
-    raise out_of_stock(data.sku)
+    # Stock was there each time but others kept taking it first: not out of stock, just busy.
+    raise Problem(503, "TRY_AGAIN", "Try again", "Many shoppers are buying this right now; please try again.")
 
 
 def _repeat(order_id: str, digest: str | None) -> Order | None:
@@ -138,6 +141,8 @@ def _repeat(order_id: str, digest: str | None) -> Order | None:
             "Idempotency key reused",
             "This Idempotency-Key was used with a different request body.",
         )
+    if len(existing.token_hashes or ()) >= MAX_TOKENS:
+        return as_order(existing)  # enough tokens handed out: the order, without another
     token, hashed = new_token()
     store.add_token(order_id, hashed)
     return as_order(existing, token=token)

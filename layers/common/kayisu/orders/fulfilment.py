@@ -52,6 +52,9 @@ def fulfil(order_id: str) -> Outcome:
         return "skipped"
     if order.status != "paid":
         return "skipped"
+    if order.refund_requested:  # a refund was decided and not finished: finish it
+        refund_order(order, order.refund_reason or "refund", "fulfilment", allow_delivered=False)
+        return "refunded"
     taken: set[str] = set()
     for _attempt in range(1, ALLOCATION_ATTEMPTS + 1):
         reservation = order.reserved()
@@ -86,8 +89,8 @@ def fulfil(order_id: str) -> Outcome:
         except store.StockGone:
             continue  # a late order's shard emptied meanwhile: plan again
         except store.OrderMoved:
-            logger.info("another worker moved this order first")
-            return "skipped"
+            logger.info("the order moved meanwhile (another worker, or a refund decided)")
+            return fulfil(order_id)
         metrics.add_metric(name="OrdersDelivered", unit="Count", value=1)
         send_mail(order.email, *delivered_mail(order.order_id, token))
         return "delivered"
@@ -96,43 +99,54 @@ def fulfil(order_id: str) -> Outcome:
 
 def _refund_unfulfillable(order: store.OrderItem) -> Outcome:
     reason = "no stock left for a payment that arrived after the order expired"
-    refund_order(order, reason, "fulfilment")
+    try:
+        refund_order(order, reason, "fulfilment", allow_delivered=False)
+    except store.OrderMoved:
+        return fulfil(order.order_id)  # delivered by another worker meanwhile
     return "refunded"
 
 
-def refund_order(order: store.OrderItem, reason: str, actor: str) -> store.OrderItem:
-    """Refunds through the provider (idempotent per order), then records it with what the order
-    gives back, and mails the shopper. Returns the order as refunded."""
-    for _attempt in range(3):
-        plan = store.RefundPlan()
-        if order.status == "delivered":
-            plan.void_cards = store.sold_cards(order)
-        elif order.status == "paid":
-            plan.release = order.reserved()
-        else:
-            raise store.OrderMoved(order.order_id)
-        assert order.payment_id is not None
-        refund = provider(order.payment_method).refund(
-            order.order_id, order.payment_id, int(order.amount), order.currency, reason
-        )
-        try:
-            store.refund(order, refund.refund_id, reason, actor, plan, now())
-        except store.OrderMoved:
-            moved = store.load_order(order.order_id)
-            if moved is None:
-                raise
-            order = moved
-            if order.status == "refunded":
-                mail_refund_if_owed(order)
-                return order
-            continue
-        metrics.add_metric(name="OrdersRefunded", unit="Count", value=1)
-        refreshed = store.load_order(order.order_id)
-        if refreshed is None:  # pragma: no cover - it was just written
-            raise store.OrderMoved(order.order_id)
-        mail_refund_if_owed(refreshed)
-        return refreshed
-    raise store.OrderMoved(order.order_id)
+def refund_order(order: store.OrderItem, reason: str, actor: str, allow_delivered: bool = True) -> store.OrderItem:
+    """Refunds a paid (or, for operators, delivered) order and mails the shopper; returns it
+    refunded. The refund is decided in the database before money moves: `refund_requested` is
+    set only from the state the order is in, and delivery respects it. Then the provider refunds
+    (idempotent per order), then one transaction records the refund with what the order gives
+    back. A crash in between leaves the intent, and whoever handles the order next (a
+    fulfilment retry, the sweeper's re-request, the operator's repeat) finishes it."""
+    if order.status == "refunded":
+        mail_refund_if_owed(order)
+        return order
+    if order.status not in (("paid", "delivered") if allow_delivered else ("paid",)):
+        raise store.OrderMoved(order.order_id)
+    plan = store.RefundPlan()
+    if order.status == "delivered":
+        plan.void_cards = store.sold_cards(order)
+        if any(card.redeemed for card in plan.void_cards):
+            raise store.CardRedeemed(order.order_id)  # before any money moves
+    else:
+        plan.release = order.reserved()
+    if not order.refund_requested:
+        store.request_refund(order, reason)
+    else:
+        reason = order.refund_reason or reason
+    assert order.payment_id is not None
+    refund = provider(order.payment_method).refund(
+        order.order_id, order.payment_id, int(order.amount), order.currency, reason
+    )
+    try:
+        store.refund(order, refund.refund_id, reason, actor, plan, now())
+    except store.OrderMoved:
+        moved = store.load_order(order.order_id)
+        if moved is None or moved.status != "refunded":
+            raise
+        mail_refund_if_owed(moved)
+        return moved
+    metrics.add_metric(name="OrdersRefunded", unit="Count", value=1)
+    refreshed = store.load_order(order.order_id)
+    if refreshed is None:  # pragma: no cover - it was just written
+        raise store.OrderMoved(order.order_id)
+    mail_refund_if_owed(refreshed)
+    return refreshed
 
 
 def _mail_again(order: store.OrderItem) -> None:

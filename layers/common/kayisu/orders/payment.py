@@ -53,6 +53,10 @@ def apply_payment(provider_name: str, n: PaymentNotification) -> str:
     except store.AlreadyRecorded as seen:
         if seen.order_id != n.order_id:
             raise conflict("DUPLICATE_TRANSACTION", "This provider transaction already paid another order.") from None
+        if seen.outcome == "mismatch":
+            raise amount_mismatch() from None  # a repeat of a mismatch is still one
+        if seen.outcome == "duplicate":
+            return "duplicate"  # a repeat of a second payment: already held for review
         status = "paid"  # a repeat: make sure fulfilment was requested, change nothing else
     except store.NotPayable:
         status = _not_payable(provider_name, n)
@@ -93,6 +97,18 @@ def _not_payable(provider_name: str, n: PaymentNotification) -> str:
         return "paid"
     if order.status == "pending_payment":  # matched, yet the condition failed: it moved and back? ask for a retry
         raise Problem(503, "TRY_AGAIN", "Try again", "The order changed while this payment was recorded.")
-    # Paid already (by another transaction), delivered or refunded: acknowledged, nothing changes.
-    logger.info("notification for an order already paid", extra={"status": order.status})
-    return str(order.status)
+    # Paid already by another transaction, delivered or refunded: the shopper paid twice. The
+    # money is recorded and the order held for an operator to refund it; the order is unchanged.
+    store.flag_for_review(
+        n.order_id,
+        provider_name,
+        n.transaction_id,
+        n.amount,
+        n.currency,
+        f"paid again ({n.transaction_id}) while {order.status}: refund the second payment",
+        now(),
+        outcome="duplicate",
+    )
+    logger.warning("a second payment for an order already paid; held for review", extra={"status": order.status})
+    metrics.add_metric(name="PaymentDuplicate", unit="Count", value=1)
+    return "duplicate"

@@ -22,7 +22,7 @@ class OrderCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     sku: Sku
-    quantity: Annotated[StrictInt, Field(ge=1, le=100)]
+    quantity: Annotated[StrictInt, Field(ge=1, le=64)]
     email: Annotated[str, Field(min_length=3, max_length=254)]
     payment_method: Annotated[str, Field(min_length=1, max_length=32)]
 

@@ -39,6 +39,10 @@ def expire_due(at: datetime) -> int:
             store.expire(order, at)
         except store.OrderMoved:
             continue  # paid (or expired by another sweep) meanwhile
+        except Exception:  # one order must not stop the sweep of all others: logged, counted, retried next minute
+            logger.exception("could not expire an order", extra={"order_id": order.order_id})
+            metrics.add_metric(name="SweepFailures", unit="Count", value=1)
+            continue
         expired += 1
     if expired:
         metrics.add_metric(name="OrdersExpired", unit="Count", value=expired)

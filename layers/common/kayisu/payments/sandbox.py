@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -26,6 +27,7 @@ from kayisu.payments.provider import (
 SIGNATURE_HEADER = "Kayisu-Sandbox-Signature"
 TOLERANCE_SECONDS = 300
 PAYMENT_PREFIX = "sbx_"
+_UNIX_SECONDS = re.compile(r"[0-9]{1,10}")  # ASCII digits only: no huge or exotic numbers
 
 
 def payment_id_for(order_id: str) -> str:
@@ -72,7 +74,7 @@ def verify(secret: str, headers: Mapping[str, str], raw_body: bytes, now: float 
     candidates: list[str] = []
     for part in _header(headers, SIGNATURE_HEADER).split(","):
         key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit():
+        if key == "t" and _UNIX_SECONDS.fullmatch(value):
             timestamp = int(value)
         elif key == "v1":
             candidates.append(value)

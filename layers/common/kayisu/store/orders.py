@@ -80,6 +80,7 @@ class OrderItem(OrdersItem, discriminator="order"):
     refunded_at = UTCDateTimeAttribute(null=True)
     mailed_at = UTCDateTimeAttribute(null=True)
     refund_mail_owed = BooleanAttribute(null=True)  # set with the refund, removed once mailed
+    refund_requested = BooleanAttribute(null=True)  # decided before the provider is asked; delivery respects it
     # ByCreated (admin lists, newest first) and OpenByDeadline (sparse: what a sweeper must do).
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
@@ -269,11 +270,12 @@ def history(order_id: str) -> tuple[OrderItem | None, list[OrderEventItem]]:
 
 
 class AlreadyRecorded(Exception):
-    """This provider transaction was recorded before (for the order `order_id`)."""
+    """This provider transaction was recorded before (for the order `order_id`, as `outcome`)."""
 
-    def __init__(self, order_id: str) -> None:
+    def __init__(self, order_id: str, outcome: str) -> None:
         super().__init__(order_id)
         self.order_id = order_id
+        self.outcome = outcome
 
 
 class NotPayable(Exception):
@@ -357,19 +359,26 @@ def record_payment(
     except Cancelled as exc:
         if "payment" in exc.failed:
             existing = PaymentItem.get(f"TXN#{provider}#{transaction_id}", "TXN", consistent_read=True)
-            raise AlreadyRecorded(str(existing.order_id)) from None
+            raise AlreadyRecorded(str(existing.order_id), str(existing.outcome)) from None
         raise NotPayable(order_id) from None
 
 
 def flag_for_review(
-    order_id: str, provider: str, transaction_id: str, amount: int, currency: str, reason: str, at: datetime
+    order_id: str,
+    provider: str,
+    transaction_id: str,
+    amount: int,
+    currency: str,
+    reason: str,
+    at: datetime,
+    outcome: str = "mismatch",
 ) -> None:
-    """Money arrived that does not match the order: record it, and mark the order for an
-    operator. The order's state does not change, so it is never delivered this way."""
+    """Money arrived that this order cannot take (a mismatch, or a second payment): record it,
+    and mark the order for an operator. The order's state does not change."""
     t = Transaction()
     t.put(
         "payment",
-        _payment_item(provider, transaction_id, order_id, amount, currency, "mismatch", at),
+        _payment_item(provider, transaction_id, order_id, amount, currency, outcome, at),
         condition=PaymentItem.pk.does_not_exist(),
     )
     t.update(
@@ -468,7 +477,12 @@ def deliver(order: OrderItem, cards: list[CardRef], from_reserved: bool, token_h
         OrderItem.gsi2sk.remove(),
     ]
     actions += _release_limits(t, order)
-    t.update("order", OrderItem(order.pk, ORDER_SK), actions=actions, condition=OrderItem.status == "paid")
+    t.update(
+        "order",
+        OrderItem(order.pk, ORDER_SK),
+        actions=actions,
+        condition=(OrderItem.status == "paid") & OrderItem.refund_requested.does_not_exist(),
+    )
     t.put("event", _event(order.order_id, at, "paid", "delivered", f"{len(cards)} cards allocated", "fulfilment"))
     try:
         t.commit()
@@ -525,6 +539,7 @@ def _refund_item(provider: str, refund_id: str, order: OrderItem, reason: str, a
 class RefundedCard:
     digest: str
     shard: int
+    redeemed: bool = False
 
 
 @dataclass
@@ -537,7 +552,20 @@ class RefundPlan:
 
 def sold_cards(order: OrderItem) -> list[RefundedCard]:
     keys = [(card_pk(digest), CARD_SK) for _, digest in order.card_refs()]
-    return [RefundedCard(str(c.digest), int(c.shard)) for c in CardItem.batch_get(keys)]
+    return [RefundedCard(str(c.digest), int(c.shard), c.redeemed_at is not None) for c in CardItem.batch_get(keys)]
+
+
+def request_refund(order: OrderItem, reason: str) -> None:
+    """Decides the refund before any money moves; OrderMoved if the order left its state."""
+    try:
+        OrderItem(order.pk, ORDER_SK).update(
+            actions=[OrderItem.refund_requested.set(True), OrderItem.refund_reason.set(reason)],
+            condition=OrderItem.status == order.status,
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise OrderMoved(order.order_id) from exc
+        raise
 
 
 class CardRedeemed(Exception):
