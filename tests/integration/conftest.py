@@ -55,7 +55,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         "KAYISU_AWS_PORT": str(free_port()),
         "KAYISU_STATE_DIR": str(state_dir),
         # One-second ingest slices, so that batches really hand themselves on.
-        "KAYISU_PARAMETERS": os.environ.get("KAYISU_TEST_PARAMETERS", "IngestSliceSeconds=1"),
+        "KAYISU_PARAMETERS": os.environ.get(
+            "KAYISU_TEST_PARAMETERS", "IngestSliceSeconds=1 AlertEmail=ops@example.com"
+        ),
     }
     for var in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         env.pop(var, None)

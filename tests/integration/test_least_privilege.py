@@ -20,6 +20,7 @@ from tests.integration.shop import (
     drain,
     new_codes,
     order,
+    outbox,
     paid_then_crashed,
     pay,
     run_schedule,
@@ -146,6 +147,21 @@ def tour(stack: dict[str, Any], operator: Api, public: Api, sku: str) -> None:
     assert operator.post(f"/v1/admin/batches/{batch['batch_id']}/void").json()["voided"] == 2
     assert operator.get("/v1/admin/stock").status_code == 200
     money_path(stack, operator, public, sku)
+    stock_alerts(stack, operator, public, sku)
+
+
+def stock_alerts(stack: dict[str, Any], operator: Api, public: Api, sku: str) -> None:
+    """A reservation crosses a threshold (the immediate path); a restock and the scheduled check."""
+    product = f"{sku}-A"
+    stocked_product(operator, product, new_codes(3))
+    assert operator.put(f"/v1/admin/products/{product}", {"alert_threshold": 1}).status_code == 200
+    order(public, product, quantity=2)
+    deadline = time.monotonic() + 15
+    while not [m for m in outbox(stack) if m["channel"] == "sns" and product in m["subject"]]:
+        assert time.monotonic() < deadline, "no low-stock alert"
+        time.sleep(0.2)
+    upload_batch(operator, product, "restock.txt", "\n".join(new_codes(3)))
+    assert run_schedule(stack, "StockAlertFunction")["result"]["outcomes"][product] == "rearmed"
 
 
 def money_path(stack: dict[str, Any], operator: Api, public: Api, sku: str) -> None:

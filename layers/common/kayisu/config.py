@@ -39,6 +39,8 @@ class Settings(BaseModel):
     storefront_url: str = ""
     fulfilment_dlq_url: str = ""
     ingest_dlq_url: str = ""
+    stock_events_queue_url: str = ""
+    alert_email: str = ""
 
 
 @lru_cache(maxsize=1)

@@ -15,6 +15,7 @@ import json
 import secrets
 from datetime import timedelta
 
+from kayisu.alerts.stock import crossed, report_crossing
 from kayisu.catalog.service import unknown_sku
 from kayisu.clock import now
 from kayisu.config import get_settings
@@ -124,6 +125,9 @@ def place(data: OrderCreate, source_ip: str, idempotency_key: str | None, api_ba
         except store.LimitReached:
             raise rate_limited() from None
         metrics.add_metric(name="OrdersCreated", unit="Count", value=1)
+        before = sum(entry.shards.values())
+        if crossed(before, before - data.quantity, int(product.alert_threshold)):
+            report_crossing(data.sku)  # this reservation took the SKU to its alert threshold
         return as_order(item, token=token), True
     # Stock was there each time but others kept taking it first: not out of stock, just busy.
     raise Problem(503, "TRY_AGAIN", "Try again", "Many shoppers are buying this right now; please try again.")

@@ -1,0 +1,34 @@
+"""Low-stock alerts: the stock-events queue (a reservation crossed a threshold) and a check of
+every SKU every 5 minutes."""
+
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from kayisu.alerts import stock
+from kayisu.clock import now
+from kayisu.web import metrics
+
+logger = Logger()
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def evaluate_record(record: SQSRecord) -> str:
+    return stock.evaluate(stock.skus_in([record.raw_event])[0], now())
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> Any:
+    if "Records" in event:
+        return process_partial_response(
+            event=event, record_handler=evaluate_record, processor=processor, context=context
+        )
+    at = datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))  # the schedule's time
+    outcomes = stock.check_all(at)
+    logger.info("stock checked", extra={"fired": sorted(k for k, v in outcomes.items() if v == "fired")})
+    return {"checked": len(outcomes), "outcomes": outcomes}

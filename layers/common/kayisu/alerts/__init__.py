@@ -1,0 +1,1 @@
+"""Operator alerts: low stock (CONTRACT §6)."""

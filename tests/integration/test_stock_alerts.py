@@ -1,0 +1,101 @@
+"""Low-stock alerts (CONTRACT §6, issue 7): one alert per crossing, however many orders cross
+at once; re-armed only after a restock; the scheduled check catches what no order reported."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from tests.integration.conftest import Api, upload_batch
+from tests.integration.shop import new_codes, order, outbox, run_schedule, stock
+
+
+def product(operator: Api, sku: str, cards: int, threshold: int) -> None:
+    made = operator.post(
+        "/v1/admin/products",
+        {"sku": sku, "name": f"Alert {sku}", "price": 100, "max_per_order": 5, "alert_threshold": threshold},
+    )
+    assert made.status_code == 201, made.text
+    if cards:
+        assert upload_batch(operator, sku, "stock.txt", "\n".join(new_codes(cards)))["imported"] == cards
+
+
+def alerts(stack: dict[str, Any], sku: str, expect: int | None = None, wait: float = 10) -> list[dict[str, Any]]:
+    """The SNS alerts about `sku` (waiting up to `wait` s for `expect` of them)."""
+    deadline = time.monotonic() + wait
+    while True:
+        found = [m for m in outbox(stack) if m["channel"] == "sns" and sku in m["subject"]]
+        if expect is None or len(found) >= expect or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
+def test_crossing_the_threshold_alerts_once_not_per_order(
+    stack: dict[str, Any], public: Api, operator: Api, new_sku: str
+) -> None:
+    product(operator, new_sku, cards=5, threshold=2)
+    for _ in range(2):
+        assert order(public, new_sku).status_code == 201
+    time.sleep(1)
+    assert alerts(stack, new_sku) == []  # 3 left: above the threshold
+    assert order(public, new_sku).status_code == 201  # 2 left: crossed
+    fired = alerts(stack, new_sku, expect=1)
+    assert len(fired) == 1
+    body = fired[0]["body"]
+    assert f"Alert {new_sku}" in body
+    assert "Available: 2 (alert threshold 2" in body
+    assert "Sold in the last 24 hours" in body
+    assert "Estimated time until it runs out" in body
+    mails = [m for m in outbox(stack) if m["channel"] == "email" and new_sku in m["subject"]]
+    assert len(mails) == 1
+    assert mails[0]["to"] == ["ops@example.com"]
+    assert order(public, new_sku).status_code == 201  # 1 left: still low, no new alert
+    assert order(public, new_sku).status_code == 201  # 0 left
+    run_schedule(stack, "StockAlertFunction")
+    time.sleep(1)
+    assert len(alerts(stack, new_sku)) == 1
+
+
+def test_many_orders_crossing_at_once_still_alert_once(
+    stack: dict[str, Any], public: Api, operator: Api, new_sku: str
+) -> None:
+    product(operator, new_sku, cards=12, threshold=6)
+    with ThreadPoolExecutor(10) as pool:
+        placed = list(pool.map(lambda _: order(public, new_sku).status_code, range(10)))
+    assert placed == [201] * 10
+    time.sleep(2)
+    run_schedule(stack, "StockAlertFunction")
+    assert len(alerts(stack, new_sku, expect=1)) == 1
+    time.sleep(1)
+    assert len(alerts(stack, new_sku)) == 1
+
+
+def test_it_re_arms_only_after_a_restock(stack: dict[str, Any], public: Api, operator: Api, new_sku: str) -> None:
+    product(operator, new_sku, cards=3, threshold=1)
+    order(public, new_sku, quantity=2)
+    assert len(alerts(stack, new_sku, expect=1)) == 1
+    upload_batch(operator, new_sku, "more.txt", "\n".join(new_codes(4)))  # 5 available: above
+    result = run_schedule(stack, "StockAlertFunction")["result"]
+    assert result["outcomes"][new_sku] == "rearmed"
+    assert stock(operator, new_sku)["available"] == 5
+    order(public, new_sku, quantity=4)  # 1 left: crossed again
+    assert len(alerts(stack, new_sku, expect=2)) == 2
+
+
+def test_the_scheduled_check_catches_what_no_order_reported(stack: dict[str, Any], operator: Api, new_sku: str) -> None:
+    product(operator, new_sku, cards=3, threshold=10)  # low from the start: no order crossed it
+    assert alerts(stack, new_sku) == []
+    first = run_schedule(stack, "StockAlertFunction")["result"]
+    assert first["outcomes"][new_sku] == "fired"
+    again = run_schedule(stack, "StockAlertFunction")["result"]
+    assert again["outcomes"][new_sku] == "quiet"
+    assert len(alerts(stack, new_sku)) == 1
+
+
+def test_an_out_of_stock_product_alerts_too(stack: dict[str, Any], public: Api, operator: Api, new_sku: str) -> None:
+    product(operator, new_sku, cards=2, threshold=0)
+    order(public, new_sku, quantity=2)
+    fired = alerts(stack, new_sku, expect=1)
+    assert len(fired) == 1
+    assert "out of stock" in fired[0]["subject"]
