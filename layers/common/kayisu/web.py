@@ -207,8 +207,9 @@ def public_base(event: dict[str, Any]) -> str:
     """The API's own base URL (for links such as pay pages, and the sandbox's webhook). From
     API Gateway's `domainName`, never the caller's Host header, which anyone can set."""
     domain = str((event.get("requestContext") or {}).get("domainName", ""))
-    local = domain.startswith(("127.0.0.1:", "localhost:"))  # only the local stack serves plain HTTP
-    return f"{'http' if local else 'https'}://{domain}"
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    proto = "http" if headers.get("x-forwarded-proto") == "http" else "https"  # set by API Gateway
+    return f"{proto}://{domain}"
 
 
 def source_ip(event: dict[str, Any]) -> str:

@@ -17,9 +17,8 @@ from kayisu.orders.schemas import (
     AdminOrderList,
     CardHistory,
     OrderEvent,
-    Payment,
-    mask_email,
 )
+from kayisu.orders.views import summary_fields
 from kayisu.store import orders as store
 
 DEFAULT_MONTHS = 3  # how far back a list goes when `from` is not given
@@ -114,22 +113,8 @@ def list_orders(
 
 def admin_order(order: store.OrderItem) -> AdminOrder:
     return AdminOrder(
-        order_id=order.order_id,
-        status=order.status,
-        sku=order.sku,
-        quantity=int(order.quantity),
-        amount=int(order.amount),
-        currency=order.currency,
-        email=mask_email(order.email),
-        created_at=order.created_at,
-        expires_at=order.expires_at,
-        paid_at=order.paid_at,
-        delivered_at=order.delivered_at,
+        **summary_fields(order),
         expired_at=order.expired_at,
-        refunded_at=order.refunded_at,
-        payment=Payment(
-            method=order.payment_method, payment_id=order.payment_id, pay_url=order.pay_url, qr_code=order.qr_code
-        ),
         transaction_id=order.transaction_id,
         refund_id=order.refund_id,
         refund_reason=order.refund_reason,

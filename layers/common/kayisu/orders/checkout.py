@@ -22,8 +22,9 @@ from kayisu.config import get_settings
 from kayisu.errors import FieldError, Problem, validation_error
 from kayisu.orders.problems import out_of_stock, rate_limited, unknown_order
 from kayisu.orders.reservation import choose_shards
-from kayisu.orders.schemas import DeliveredCard, Order, OrderCreate, Payment, mask_email
+from kayisu.orders.schemas import DeliveredCard, Order, OrderCreate
 from kayisu.orders.tokens import new_token, owns
+from kayisu.orders.views import summary_fields
 from kayisu.payments.provider import PaymentInstructions, PaymentRequest
 from kayisu.payments.registry import enabled_methods, provider
 from kayisu.store import catalog as catalog_store
@@ -154,22 +155,8 @@ def _repeat(order_id: str, digest: str | None) -> Order | None:
 
 def as_order(item: store.OrderItem, token: str | None = None, with_cards: bool = False) -> Order:
     return Order(
-        order_id=item.order_id,
-        status=item.status,
-        sku=item.sku,
-        quantity=int(item.quantity),
-        amount=int(item.amount),
-        currency=item.currency,
-        email=mask_email(item.email),
-        created_at=item.created_at,
-        expires_at=item.expires_at,
-        paid_at=item.paid_at,
-        delivered_at=item.delivered_at,
-        refunded_at=item.refunded_at,
+        **summary_fields(item),
         access_token=token,
-        payment=Payment(
-            method=item.payment_method, payment_id=item.payment_id, pay_url=item.pay_url, qr_code=item.qr_code
-        ),
         cards=_codes(item) if with_cards and item.status == "delivered" else None,
     )
 

@@ -48,21 +48,26 @@ class DeliveredCard(BaseModel):
     expires_at: str | None = None
 
 
-class Order(BaseModel):
+class OrderSummary(BaseModel):
+    """What shoppers and operators both see of an order."""
+
     order_id: str
     status: OrderStatus
     sku: str
     quantity: int
     amount: int
     currency: str
-    email: str
+    email: str  # masked
     created_at: Timestamp
     expires_at: Timestamp
     paid_at: Timestamp | None = None
     delivered_at: Timestamp | None = None
     refunded_at: Timestamp | None = None
-    access_token: str | None = None
     payment: Payment
+
+
+class Order(OrderSummary):
+    access_token: str | None = None
     cards: list[DeliveredCard] | None = None
 
     def public(self) -> dict[str, object]:
@@ -89,21 +94,8 @@ class OrderEvent(BaseModel):
     actor: str
 
 
-class AdminOrder(BaseModel):
-    order_id: str
-    status: OrderStatus
-    sku: str
-    quantity: int
-    amount: int
-    currency: str
-    email: str
-    created_at: Timestamp
-    expires_at: Timestamp
-    paid_at: Timestamp | None = None
-    delivered_at: Timestamp | None = None
+class AdminOrder(OrderSummary):
     expired_at: Timestamp | None = None
-    refunded_at: Timestamp | None = None
-    payment: Payment
     transaction_id: str | None = None
     refund_id: str | None = None
     refund_reason: str | None = None

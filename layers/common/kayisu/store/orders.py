@@ -106,30 +106,29 @@ class OrderEventItem(OrdersItem, discriminator="event"):
     actor = UnicodeAttribute()
 
 
-class PaymentItem(OrdersItem, discriminator="payment"):
+class MoneyItem(OrdersItem):
+    """A movement of money at a provider (payment or refund), on the `MONEY#{day}` index
+    partitions that finance reports read."""
+
+    provider = UnicodeAttribute()
+    order_id = UnicodeAttribute()
+    amount = NumberAttribute()
+    currency = UnicodeAttribute()
+    at = UTCDateTimeAttribute()
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+
+
+class PaymentItem(MoneyItem, discriminator="payment"):
     """A provider transaction: its key makes one transaction pay one order once (promise 5)."""
 
-    provider = UnicodeAttribute()
     transaction_id = UnicodeAttribute()
-    order_id = UnicodeAttribute()
-    amount = NumberAttribute()
-    currency = UnicodeAttribute()
-    outcome = UnicodeAttribute()  # paid | late | mismatch
-    at = UTCDateTimeAttribute()
-    gsi1pk = UnicodeAttribute()
-    gsi1sk = UnicodeAttribute()
+    outcome = UnicodeAttribute()  # paid | late | mismatch | duplicate
 
 
-class RefundItem(OrdersItem, discriminator="refund"):
-    provider = UnicodeAttribute()
+class RefundItem(MoneyItem, discriminator="refund"):
     refund_id = UnicodeAttribute()
-    order_id = UnicodeAttribute()
-    amount = NumberAttribute()
-    currency = UnicodeAttribute()
     reason = UnicodeAttribute()
-    at = UTCDateTimeAttribute()
-    gsi1pk = UnicodeAttribute()
-    gsi1sk = UnicodeAttribute()
 
 
 class LimitItem(OrdersItem, discriminator="limit"):
@@ -159,6 +158,10 @@ def created_partition(at: datetime, shard: int) -> str:
 
 def money_partition(at: datetime, shard: int) -> str:
     return f"MONEY#{at:%Y-%m-%d}#{shard:02d}"
+
+
+def _money_index(at: datetime, movement_id: str) -> tuple[str, str]:
+    return money_partition(at, _index_shard(movement_id)), f"{_iso(at)}#{movement_id}"
 
 
 def open_partition(state: str, shard: int) -> str:
@@ -285,6 +288,7 @@ class NotPayable(Exception):
 def _payment_item(
     provider: str, transaction_id: str, order_id: str, amount: int, currency: str, outcome: str, at: datetime
 ) -> PaymentItem:
+    index_pk, index_sk = _money_index(at, transaction_id)
     return PaymentItem(
         f"TXN#{provider}#{transaction_id}",
         "TXN",
@@ -295,8 +299,8 @@ def _payment_item(
         currency=currency,
         outcome=outcome,
         at=at,
-        gsi1pk=money_partition(at, _index_shard(transaction_id)),
-        gsi1sk=f"{_iso(at)}#{transaction_id}",
+        gsi1pk=index_pk,
+        gsi1sk=index_sk,
     )
 
 
@@ -520,6 +524,7 @@ def refund_mailed(order_id: str) -> None:
 
 
 def _refund_item(provider: str, refund_id: str, order: OrderItem, reason: str, at: datetime) -> RefundItem:
+    index_pk, index_sk = _money_index(at, refund_id)
     return RefundItem(
         f"REFUND#{provider}#{refund_id}",
         "REFUND",
@@ -530,8 +535,8 @@ def _refund_item(provider: str, refund_id: str, order: OrderItem, reason: str, a
         currency=order.currency,
         reason=reason,
         at=at,
-        gsi1pk=money_partition(at, _index_shard(refund_id)),
-        gsi1sk=f"{_iso(at)}#{refund_id}",
+        gsi1pk=index_pk,
+        gsi1sk=index_sk,
     )
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
@@ -43,7 +42,6 @@ class Transaction:
     says which named parts failed their condition."""
 
     def __init__(self) -> None:
-        self._checks: list[tuple[str, type[Model], Any, Any, Condition]] = []
         self._puts: list[tuple[str, Model, Condition | None]] = []
         self._updates: list[tuple[str, Model, list[Action], Condition | None]] = []
 
@@ -53,23 +51,15 @@ class Transaction:
     def update(self, name: str, item: Model, actions: list[Action], condition: Condition | None = None) -> None:
         self._updates.append((name, item, actions, condition))
 
-    def check(self, name: str, model: type[Model], hash_key: Any, range_key: Any, condition: Condition) -> None:
-        self._checks.append((name, model, hash_key, range_key, condition))
-
-    def __len__(self) -> int:
-        return len(self._checks) + len(self._puts) + len(self._updates)
-
     def _names(self) -> list[str]:
-        return [c[0] for c in self._checks] + [p[0] for p in self._puts] + [u[0] for u in self._updates]
+        return [p[0] for p in self._puts] + [u[0] for u in self._updates]  # PynamoDB sends puts, then updates
 
     def commit(self) -> None:
         """Raises Cancelled (with the failed names) or lets other errors through. Contention is
-        retried here with jittered back-off; `conflicts` counts those retries."""
+        retried here with jittered back-off."""
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 with TransactWrite(connection=connection) as t:
-                    for _, model, hash_key, range_key, check in self._checks:
-                        t.condition_check(model, hash_key, range_key, check)
                     for _, item, put_condition in self._puts:
                         t.save(item, condition=put_condition)
                     for _, item, actions, update_condition in self._updates:
@@ -77,7 +67,6 @@ class Transaction:
                 return
             except TransactWriteError as exc:
                 if contended(exc) and attempt < MAX_ATTEMPTS:
-                    Transaction.conflicts += 1
                     back_off(attempt)
                     continue
                 reasons = exc.cancellation_reasons
@@ -88,8 +77,6 @@ class Transaction:
                 if not failed:
                     raise
                 raise Cancelled(failed) from exc
-
-    conflicts = 0  # per container, for metrics and benchmarks
 
 
 class Cancelled(Exception):
