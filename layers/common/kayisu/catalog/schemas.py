@@ -78,6 +78,8 @@ class Product(BaseModel):
     available: int
     stock_status: StockStatus
     max_per_order: int
+    # A display field: the storefront offers these at checkout (contract: "any further display fields").
+    payment_methods: list[str]
 
 
 class AdminProduct(Product):

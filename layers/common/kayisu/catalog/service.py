@@ -12,6 +12,7 @@ from kayisu.catalog.schemas import (
 )
 from kayisu.clock import now
 from kayisu.errors import Problem, conflict, not_found
+from kayisu.payments.registry import enabled_methods
 from kayisu.store import catalog as store
 
 
@@ -39,6 +40,7 @@ def _public(entry: store.ProductWithStock) -> Product:
         available=available,
         stock_status=stock_status(available, int(p.alert_threshold)),
         max_per_order=int(p.max_per_order),
+        payment_methods=enabled_methods(),
     )
 
 
