@@ -4,6 +4,7 @@ to the DLQ inside the emulator) and EventBridge schedules (rate and cron, in the
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -65,15 +66,33 @@ class ScheduleMapping:
     expression: str
     timezone: str
     enabled: bool
+    input: str | None = None  # Scheduler's Input, with its <aws.scheduler.…> context attributes
 
     def scheduled_event(self, at: datetime) -> dict[str, Any]:
+        """The Scheduled Event for `at`, with the schedule's Input (if any) laid over it: on AWS,
+        Scheduler delivers the Input alone, so handlers read only what the Input names."""
+        stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event = self._base_event(at, stamp)
+        if self.input:
+            text = (
+                self.input.replace("<aws.scheduler.scheduled-time>", stamp)
+                .replace("<aws.scheduler.execution-id>", str(event["id"]))
+                .replace("<aws.scheduler.attempt-number>", "1")
+                .replace("<aws.scheduler.schedule-arn>", str(event["resources"][0]))
+            )
+            given = json.loads(text)
+            if isinstance(given, dict):
+                event.update(given)
+        return event
+
+    def _base_event(self, at: datetime, stamp: str) -> dict[str, Any]:
         return {
             "version": "0",
             "id": f"local-{self.name}-{int(at.timestamp())}",
             "detail-type": "Scheduled Event",
             "source": "aws.events",
             "account": ACCOUNT_ID,
-            "time": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "time": stamp,
             "region": REGION,
             "resources": [f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{self.name}"],
             "detail": {},
@@ -141,6 +160,7 @@ def schedule_mappings(template: Template, functions: dict[str, Function]) -> lis
                     expression=props["Schedule" if event["Type"] == "Schedule" else "ScheduleExpression"],
                     timezone=props.get("ScheduleExpressionTimezone", "UTC"),
                     enabled=props.get("Enabled", props.get("State", "ENABLED") == "ENABLED") is not False,
+                    input=props.get("Input") if event["Type"] == "ScheduleV2" else None,
                 )
             )
     return out
@@ -174,9 +194,18 @@ class EventSources:
             t.join(timeout=5)
 
     def find_schedule(self, name: str) -> ScheduleMapping | None:
+        """The schedule event called `name`, or the one schedule of the function called `name`.
+        A function with several schedules runs with a plain Scheduled Event (no Input): it then
+        does whatever each of its schedules would at that time."""
         for s in self.schedules:
-            if name in (s.name, s.function.logical_id):
+            if name == s.name:
                 return s
+        of_function = [s for s in self.schedules if s.function.logical_id == name]
+        if len(of_function) == 1:
+            return of_function[0]
+        if of_function:
+            first = of_function[0]
+            return ScheduleMapping(name, first.function, first.expression, first.timezone, first.enabled)
         return None
 
     def run_schedule(self, mapping: ScheduleMapping, at: datetime) -> Any:

@@ -40,3 +40,16 @@ def test_upload_with_the_cli_then_see_the_stock(
     missing = kayisu(stack, tmp_path, "batch", "upload", "--sku", "NO-SUCH-SKU", str(cards))
     assert missing.returncode == 1
     assert "UNKNOWN_SKU" in missing.stderr
+
+
+def test_download_a_finance_report_with_the_cli(stack: dict[str, Any], tmp_path: Path) -> None:
+    ran = Api(stack["api_url"]).post("/_local/schedules/DailyReport", {"time": "2024-02-02T16:10:00Z"})
+    assert ran.status_code == 200, ran.text  # 00:10 on 3 February in Shanghai: reports the 2nd
+    got = kayisu(stack, tmp_path, "report", "download", "--kind", "daily", "--period", "2024-02-02")
+    assert got.returncode == 0, got.stderr
+    saved = tmp_path / "daily-2024-02-02.csv"
+    assert got.stdout.strip().endswith("daily-2024-02-02.csv")
+    assert saved.read_bytes().startswith(b"\xef\xbb\xbfsection,type,time,order_id")
+    missing = kayisu(stack, tmp_path, "report", "download", "--period", "1999-01-01")
+    assert missing.returncode == 1
+    assert "REPORT_NOT_FOUND" in missing.stderr

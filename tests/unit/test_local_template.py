@@ -84,3 +84,18 @@ def test_rate_expressions() -> None:
     assert (s.next_after(after) - after).total_seconds() == 300
     event = s.scheduled_event(after)
     assert (event["detail-type"], event["time"]) == ("Scheduled Event", "2026-11-24T12:00:00Z")
+
+
+def test_a_scheduler_input_is_laid_over_the_scheduled_event() -> None:
+    s = ScheduleMapping(
+        "DailyReport",
+        None,  # type: ignore[arg-type]
+        "cron(10 0 * * ? *)",
+        "Asia/Shanghai",
+        True,
+        input='{"kind": "daily", "time": "<aws.scheduler.scheduled-time>", "run": "<aws.scheduler.execution-id>"}',
+    )
+    event = s.scheduled_event(datetime(2026, 11, 24, 16, 10, tzinfo=UTC))
+    assert (event["kind"], event["time"]) == ("daily", "2026-11-24T16:10:00Z")
+    assert event["run"] == event["id"]
+    assert s.next_after(datetime(2026, 11, 24, 12, 0, tzinfo=UTC)) == datetime(2026, 11, 24, 16, 10, tzinfo=UTC)

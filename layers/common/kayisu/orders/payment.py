@@ -55,6 +55,8 @@ def apply_payment(provider_name: str, n: PaymentNotification) -> str:
             raise conflict("DUPLICATE_TRANSACTION", "This provider transaction already paid another order.") from None
         if seen.outcome == "mismatch":
             raise amount_mismatch() from None  # a repeat of a mismatch is still one
+        if seen.outcome == "unmatched":
+            raise unknown_order() from None  # a repeat: still no such order
         if seen.outcome == "duplicate":
             return "duplicate"  # a repeat of a second payment: already held for review
         status = "paid"  # a repeat: make sure fulfilment was requested, change nothing else
@@ -70,6 +72,10 @@ def apply_payment(provider_name: str, n: PaymentNotification) -> str:
 def _not_payable(provider_name: str, n: PaymentNotification) -> str:
     order = store.load_order(n.order_id)
     if order is None:
+        # Verified money for an order we never made: finance must see it, and someone refund it.
+        store.record_unmatched(provider_name, n.transaction_id, n.order_id, n.amount, n.currency, now())
+        logger.warning("payment for an unknown order recorded for reconciliation")
+        metrics.add_metric(name="PaymentUnmatched", unit="Count", value=1)
         raise unknown_order()
     matches = (
         int(order.amount) == n.amount

@@ -123,7 +123,7 @@ class PaymentItem(MoneyItem, discriminator="payment"):
     """A provider transaction: its key makes one transaction pay one order once (promise 5)."""
 
     transaction_id = UnicodeAttribute()
-    outcome = UnicodeAttribute()  # paid | late | mismatch | duplicate
+    outcome = UnicodeAttribute()  # paid | late | mismatch | duplicate | unmatched (no such order)
 
 
 class RefundItem(MoneyItem, discriminator="refund"):
@@ -160,7 +160,7 @@ def money_partition(at: datetime, shard: int) -> str:
     return f"MONEY#{at:%Y-%m-%d}#{shard:02d}"
 
 
-def _money_index(at: datetime, movement_id: str) -> tuple[str, str]:
+def money_keys(at: datetime, movement_id: str) -> tuple[str, str]:
     return money_partition(at, _index_shard(movement_id)), f"{_iso(at)}#{movement_id}"
 
 
@@ -288,7 +288,7 @@ class NotPayable(Exception):
 def _payment_item(
     provider: str, transaction_id: str, order_id: str, amount: int, currency: str, outcome: str, at: datetime
 ) -> PaymentItem:
-    index_pk, index_sk = _money_index(at, transaction_id)
+    index_pk, index_sk = money_keys(at, transaction_id)
     return PaymentItem(
         f"TXN#{provider}#{transaction_id}",
         "TXN",
@@ -395,6 +395,19 @@ def flag_for_review(
         t.commit()
     except Cancelled as exc:
         if "payment" not in exc.failed:
+            raise
+
+
+def record_unmatched(
+    provider: str, transaction_id: str, order_id: str, amount: int, currency: str, at: datetime
+) -> None:
+    """Money for an order that does not exist here: kept (once) so that reconciliation lists it."""
+    try:
+        _payment_item(provider, transaction_id, order_id, amount, currency, "unmatched", at).save(
+            condition=PaymentItem.pk.does_not_exist()
+        )
+    except PutError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
             raise
 
 
@@ -524,7 +537,7 @@ def refund_mailed(order_id: str) -> None:
 
 
 def _refund_item(provider: str, refund_id: str, order: OrderItem, reason: str, at: datetime) -> RefundItem:
-    index_pk, index_sk = _money_index(at, refund_id)
+    index_pk, index_sk = money_keys(at, refund_id)
     return RefundItem(
         f"REFUND#{provider}#{refund_id}",
         "REFUND",

@@ -1,0 +1,1 @@
+"""Finance exports: one CSV per business day, ISO week and month of money movements."""
