@@ -9,13 +9,15 @@ SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 # Plain `sam validate` needs a region and would otherwise probe for credentials.
 SAM_OFFLINE_ENV := AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline
 
-.PHONY: run test lint typecheck validate unit integration build bench openapi clean help
+.PHONY: run test lint typecheck validate unit integration build bench openapi clean help browser-deps deploy-storefront
 
 help:
 	@echo "make run        start the local stack with demo data (ARGS='--port 3001 --no-demo')"
 	@echo "make test       ruff, mypy, sam validate (--lint too), sam build and every test"
 	@echo "make build      sam build (arm64, offline except PyPI)"
 	@echo "make bench      benchmarks (not part of the tests)"
+	@echo "make browser-deps  Debian's chromium (+ a CJK font) for the browser tests, when missing (root or sudo)"
+	@echo "make deploy-storefront  upload storefront/ to the deployed stack (CONFIG_ENV=prod; DEPLOY_ARGS=--dry-run)"
 	@echo "make clean      remove environments, builds and local state"
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt pyproject.toml
@@ -51,11 +53,23 @@ unit: $(VENV)/.installed
 integration: $(VENV)/.installed
 	$(PY) -m pytest tests/integration
 
-test: lint typecheck validate build $(VENV)/.installed
+test: lint typecheck validate build browser-deps $(VENV)/.installed
 	$(PY) -m pytest
 
 build: $(SAM_VENV)/.installed
 	$(SAM) build
+
+# The browser tests drive Debian's Chromium (never a browser downloaded by a test tool).
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei; \
+	fi
+
+CONFIG_ENV ?= default
+deploy-storefront: $(VENV)/.installed
+	$(PY) -m scripts.deploy_storefront --config-env $(CONFIG_ENV) $(DEPLOY_ARGS)
 
 bench: $(VENV)/.installed
 	$(PY) -m bench $(BENCH)

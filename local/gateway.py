@@ -340,6 +340,14 @@ class Gateway:
         rel = request.path.lstrip("/") or "index.html"
         if (base / rel).is_dir():
             rel = f"{rel.rstrip('/')}/index.html"
+        elif (
+            (base / rel).resolve().is_relative_to(base)
+            and not (base / rel).exists()
+            and "." not in rel.rsplit("/", 1)[-1]
+        ):
+            # The shop is one page app: deep links such as /orders/{id} load index.html, as
+            # CloudFront's error responses do in production (a missing file stays a 404 here).
+            rel = "index.html"
         return self._under(base, rel)
 
     def _under(self, base: Path, rel: str) -> Response:
