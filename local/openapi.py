@@ -9,6 +9,7 @@ from typing import Any
 from local.functions import Function
 
 SECURITY_SCHEME = "operatorJwt"
+PARTNER_SCHEME = "PartnerSignature"  # named by the partner routes' `security=`
 
 
 def build_openapi(functions: dict[str, Function], server_url: str) -> dict[str, Any]:
@@ -29,7 +30,18 @@ def build_openapi(functions: dict[str, Function], server_url: str) -> dict[str, 
                     "scheme": "bearer",
                     "bearerFormat": "JWT",
                     "description": "A Cognito token of the operators or finance group.",
-                }
+                },
+                # Partner routes sign every request (CONTRACT §3); OpenAPI can only name the headers.
+                PARTNER_SCHEME: {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-Kayisu-Signature",
+                    "description": (
+                        "With X-Kayisu-Partner, X-Kayisu-Timestamp (unix seconds, within 300 s) and X-Kayisu-Nonce "
+                        "(16-64 characters, never reused): hex(HMAC-SHA256(secret, METHOD\\nPATH\\nTIMESTAMP"
+                        "\\nNONCE\\nhex(SHA-256(raw body)))). See docs/partners.md."
+                    ),
+                },
             },
         },
     }

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from kayisu.catalog import service as catalog
 from kayisu.catalog.schemas import StockList
 from kayisu.ingest import admin
-from kayisu.ingest.schemas import BatchCreate, BatchVoided
+from kayisu.ingest.schemas import BatchCreate, BatchGenerate, BatchVoided
 from kayisu.web import OPERATORS, create_app, json_response, lambda_handler
 
 app = create_app()
@@ -17,6 +17,16 @@ app = create_app()
 @app.post("/v1/admin/batches", middlewares=[OPERATORS], summary="Start a card batch upload", tags=["admin"])
 def start_upload(data: Annotated[BatchCreate, Body()]) -> Response[str]:
     return json_response(admin.start_upload(data), 201)
+
+
+@app.post(
+    "/v1/admin/batches/generate",
+    middlewares=[OPERATORS],
+    summary="Generate a batch of random redemption codes",
+    tags=["admin"],
+)
+def generate(data: Annotated[BatchGenerate, Body()]) -> Response[str]:
+    return json_response(admin.generate(data), 201, exclude_none=True)
 
 
 @app.get("/v1/admin/batches/<batch_id>", middlewares=[OPERATORS], summary="A batch and its report", tags=["admin"])

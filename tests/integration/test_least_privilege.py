@@ -15,7 +15,8 @@ import pytest
 import requests
 
 from local.template import load_template
-from tests.integration.conftest import Api, aws, upload_batch
+from tests.integration.conftest import Api, aws, upload_batch, wait_for_batch
+from tests.integration.partner import Partner, bought_codes, new_partner
 from tests.integration.shop import (
     drain,
     new_codes,
@@ -149,6 +150,27 @@ def tour(stack: dict[str, Any], operator: Api, public: Api, sku: str) -> None:
     money_path(stack, operator, public, sku)
     stock_alerts(stack, operator, public, sku)
     finance_reports(stack, operator)
+    partners(stack, operator, public, sku)
+
+
+def partners(stack: dict[str, Any], operator: Api, public: Api, sku: str) -> None:
+    """Operators issue, scope and rotate a partner; it verifies, redeems, retries, misses, and
+    reads its redemption; generated codes are made and sold."""
+    product = f"{sku}-P"
+    (code,) = bought_codes(stack, public, operator, product, 1)
+    partner = new_partner(stack, operator, [product])
+    assert operator.get("/v1/admin/partners").status_code == 200
+    assert operator.get(f"/v1/admin/partners/{partner.partner_id}").status_code == 200
+    assert operator.put(f"/v1/admin/partners/{partner.partner_id}", {"skus": [product]}).status_code == 200
+    rotated = operator.post(f"/v1/admin/partners/{partner.partner_id}/secret", {"grace_seconds": 60})
+    partner = Partner(stack["api_url"], partner.partner_id, rotated.json()["secret"])
+    assert partner.verify(code).status_code == 200
+    made = partner.redeem(code, "tour-1").json()
+    assert partner.redeem(code, "tour-1").status_code == 200
+    assert partner.redeem("NOT-A-CODE").status_code == 404
+    assert partner.send("GET", f"/v1/partner/redemptions/{made['redemption_id']}").status_code == 200
+    generated = operator.post("/v1/admin/batches/generate", {"sku": product, "count": 3})
+    assert wait_for_batch(operator, generated.json()["batch_id"])["imported"] == 3
 
 
 def finance_reports(stack: dict[str, Any], operator: Api) -> None:

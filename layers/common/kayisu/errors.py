@@ -27,6 +27,7 @@ class Problem(Exception):
     detail: str = ""
     errors: list[FieldError] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)  # e.g. Retry-After
 
     def __post_init__(self) -> None:
         super().__init__(f"{self.status} {self.code}: {self.detail or self.title}")

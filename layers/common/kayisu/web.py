@@ -48,6 +48,7 @@ def problem_response(problem: Problem) -> Response[str]:
         status_code=problem.status,
         content_type=PROBLEM_JSON,
         body=json.dumps(problem.body(), ensure_ascii=False),
+        headers=dict(problem.headers) or None,
     )
 
 
@@ -112,8 +113,15 @@ def _as_json(event: dict[str, Any]) -> None:
         headers["content-type"] = "application/json"
 
 
-def lambda_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
-    """The one Lambda entry point of an API function."""
+Authenticate = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def lambda_handler(
+    app: APIGatewayHttpResolver, authenticate: Authenticate | None = None
+) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """The one Lambda entry point of an API function. `authenticate` (e.g. a partner's
+    signature) runs before the body is validated: it raises a Problem or returns what the
+    routes find in `app.context`."""
 
     access = _access_by_route(app)
 
@@ -125,10 +133,15 @@ def lambda_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Lam
         # Who may call comes before what they sent: Powertools validates bodies before route
         # middlewares run, and a wrong group must see 403, not a schema.
         denied = _denied(event, access.get(str(event.get("routeKey"))))
+        if denied is None and authenticate is not None:
+            try:
+                app.context.update(authenticate(event))
+            except Problem as problem:
+                denied = problem
         if denied is not None:
             result: dict[str, Any] = {
                 "statusCode": denied.status,
-                "headers": {"Content-Type": PROBLEM_JSON},
+                "headers": {"Content-Type": PROBLEM_JSON, **denied.headers},
                 "body": json.dumps(denied.body(), ensure_ascii=False),
                 "isBase64Encoded": False,
             }

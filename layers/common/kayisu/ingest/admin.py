@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import timedelta
 
 from kayisu.aws import client
@@ -10,7 +11,8 @@ from kayisu.clock import now
 from kayisu.config import get_settings
 from kayisu.errors import Problem, conflict, not_found
 from kayisu.ingest.ids import new_batch_id
-from kayisu.ingest.schemas import Batch, BatchCreate, BatchUpload, BatchVoided
+from kayisu.ingest.schemas import Batch, BatchCreate, BatchGenerate, BatchUpload, BatchVoided
+from kayisu.partners import codes
 from kayisu.store import cards as store
 from kayisu.store.catalog import load_product
 
@@ -34,6 +36,26 @@ def start_upload(data: BatchCreate) -> BatchUpload:
     return BatchUpload(
         batch_id=batch_id, upload_url=url, s3_key=key, expires_at=now() + timedelta(seconds=UPLOAD_SECONDS)
     )
+
+
+def generate(data: BatchGenerate) -> Batch:
+    """A batch of random codes, written as an upload would be: ingestion encrypts them,
+    de-duplicates them against every code there is, and deletes the file. Nobody sees them
+    until a shopper buys one."""
+    if load_product(data.sku) is None:
+        raise unknown_sku(data.sku)
+    batch_id = new_batch_id()
+    key = f"incoming/{data.sku}/{batch_id}/generated.txt"
+    store.new_batch(batch_id, data.sku, "generated.txt", key)
+    with tempfile.TemporaryFile() as body:
+        for _ in range(data.count):
+            body.write(codes.generate(data.length, data.prefix).encode("ascii") + b"\n")
+        size = body.tell()
+        body.seek(0)
+        client("s3").put_object(
+            Bucket=get_settings().cards_bucket, Key=key, Body=body, ContentLength=size, ContentType="text/plain"
+        )
+    return view(batch_id)
 
 
 def view(batch_id: str) -> Batch:

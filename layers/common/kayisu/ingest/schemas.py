@@ -13,6 +13,17 @@ from kayisu.ingest.parsing import FileRejected, kind_of
 BatchStatus = Literal["pending", "processing", "completed", "failed"]
 
 
+class BatchGenerate(BaseModel):
+    """Codes made here (专属核销码) rather than uploaded: see kayisu.partners.codes."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    sku: Sku
+    count: Annotated[int, Field(ge=1, le=100_000)]
+    length: Annotated[int, Field(ge=17, le=60, description="random characters (17 = 84 bits)")] = 20
+    prefix: Annotated[str, Field(pattern=r"^[A-Z0-9]{1,8}$", description="1-8 capitals or digits")] = "KY"
+
+
 class BatchCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

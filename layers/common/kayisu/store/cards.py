@@ -78,6 +78,7 @@ class CardItem(CardsItem, discriminator="card"):
     order_id = UnicodeAttribute(null=True)
     sold_at = UTCDateTimeAttribute(null=True)
     redeemed_at = UTCDateTimeAttribute(null=True)
+    redemption_id = UnicodeAttribute(null=True)  # set with redeemed_at: a partner's retry finds its own
     void_at = UTCDateTimeAttribute(null=True)
     # Sparse: present only while the card is available (the AvailablePool index).
     pool_pk = UnicodeAttribute(null=True)

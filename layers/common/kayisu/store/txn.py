@@ -42,8 +42,13 @@ class Transaction:
     says which named parts failed their condition."""
 
     def __init__(self) -> None:
+        self._checks: list[tuple[str, type[Model], str, str | None, Condition]] = []
         self._puts: list[tuple[str, Model, Condition | None]] = []
         self._updates: list[tuple[str, Model, list[Action], Condition | None]] = []
+
+    def check(self, name: str, model: type[Model], hash_key: str, range_key: str | None, condition: Condition) -> None:
+        """A condition on an item this transaction does not write."""
+        self._checks.append((name, model, hash_key, range_key, condition))
 
     def put(self, name: str, item: Model, condition: Condition | None = None) -> None:
         self._puts.append((name, item, condition))
@@ -52,7 +57,8 @@ class Transaction:
         self._updates.append((name, item, actions, condition))
 
     def _names(self) -> list[str]:
-        return [p[0] for p in self._puts] + [u[0] for u in self._updates]  # PynamoDB sends puts, then updates
+        # PynamoDB sends condition checks, then puts, then updates.
+        return [c[0] for c in self._checks] + [p[0] for p in self._puts] + [u[0] for u in self._updates]
 
     def commit(self) -> None:
         """Raises Cancelled (with the failed names) or lets other errors through. Contention is
@@ -60,6 +66,8 @@ class Transaction:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 with TransactWrite(connection=connection) as t:
+                    for _, model, hash_key, range_key, check_condition in self._checks:
+                        t.condition_check(model, hash_key, range_key, condition=check_condition)
                     for _, item, put_condition in self._puts:
                         t.save(item, condition=put_condition)
                     for _, item, actions, update_condition in self._updates:

@@ -1,0 +1,58 @@
+"""Operators issue and manage partners (/v1/admin/partners)."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from kayisu.partners import admin
+from kayisu.partners.schemas import Partner, PartnerCreate, PartnerCreated, PartnerList, PartnerUpdate, SecretRotation
+from kayisu.web import OPERATORS, create_app, json_response, lambda_handler
+
+app = create_app()
+
+
+@app.post(
+    "/v1/admin/partners",
+    middlewares=[OPERATORS],
+    summary="Issue a partner (its secret is shown this once)",
+    tags=["admin"],
+    responses={
+        201: {"description": "created", "content": {"application/json": {"schema": PartnerCreated.model_json_schema()}}}
+    },
+)
+def create_partner(data: Annotated[PartnerCreate, Body()]) -> Response[str]:
+    return json_response(admin.create(data), status=201)
+
+
+@app.get("/v1/admin/partners", middlewares=[OPERATORS], summary="Every partner", tags=["admin"])
+def list_partners() -> PartnerList:
+    return admin.list_all()
+
+
+@app.get("/v1/admin/partners/<partner_id>", middlewares=[OPERATORS], summary="One partner", tags=["admin"])
+def get_partner(partner_id: str) -> Partner:
+    return admin.get(partner_id)
+
+
+@app.put(
+    "/v1/admin/partners/<partner_id>",
+    middlewares=[OPERATORS],
+    summary="Rename, change the scope, disable or enable",
+    tags=["admin"],
+)
+def update_partner(partner_id: str, data: Annotated[PartnerUpdate, Body()]) -> Partner:
+    return admin.update(partner_id, data)
+
+
+@app.post(
+    "/v1/admin/partners/<partner_id>/secret",
+    middlewares=[OPERATORS],
+    summary="Rotate the secret (the old one works for grace_seconds)",
+    tags=["admin"],
+)
+def rotate_secret(partner_id: str, data: Annotated[SecretRotation | None, Body()] = None) -> PartnerCreated:
+    return admin.rotate(partner_id, data or SecretRotation())
+
+
+handler = lambda_handler(app)

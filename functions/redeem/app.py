@@ -1,0 +1,47 @@
+"""Partners verify and redeem codes (/v1/partner, CONTRACT §3): signed requests only."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from kayisu.partners import redemption
+from kayisu.partners.auth import authenticate
+from kayisu.partners.schemas import Redemption, RedemptionRequest, Verification, VerificationRequest
+from kayisu.store.partners import PartnerItem
+from kayisu.web import create_app, json_response, lambda_handler
+
+app = create_app()
+SIGNED: list[dict[str, list[str]]] = [{"PartnerSignature": []}]  # local/openapi.py defines it
+
+
+def partner() -> PartnerItem:
+    found: PartnerItem = app.context["partner"]
+    return found
+
+
+@app.post("/v1/partner/verifications", summary="Is this code redeemable?", tags=["partner"], security=SIGNED)
+def verify(data: Annotated[VerificationRequest, Body()]) -> Verification:
+    return redemption.verify(partner(), data.code)
+
+
+@app.post(
+    "/v1/partner/redemptions",
+    summary="Redeem a code (once; retry with the same reference)",
+    tags=["partner"],
+    security=SIGNED,
+    responses={201: {"description": "redeemed now"}, 200: {"description": "a retry: the first result"}},
+)
+def redeem(data: Annotated[RedemptionRequest, Body()]) -> Response[str]:
+    made, new = redemption.redeem(partner(), data.code, data.reference)
+    return json_response(made, status=201 if new else 200)
+
+
+@app.get(
+    "/v1/partner/redemptions/<redemption_id>", summary="One of your redemptions", tags=["partner"], security=SIGNED
+)
+def get_redemption(redemption_id: str) -> Redemption:
+    return redemption.get(partner(), redemption_id)
+
+
+handler = lambda_handler(app, authenticate=authenticate)

@@ -1,0 +1,1 @@
+"""Partners and redemption (核销): signed requests, exactly-once redemption, lockout, audit."""
