@@ -20,11 +20,12 @@ help:
 	@echo "make deploy-storefront  upload storefront/ to the deployed stack (CONFIG_ENV=prod; DEPLOY_ARGS=--dry-run)"
 	@echo "make clean      remove environments, builds and local state"
 
-$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt pyproject.toml
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt pyproject.toml sdk/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip install --quiet --no-deps -e sdk/python
 	touch $@
 
 $(SAM_VENV)/.installed: requirements-sam.txt

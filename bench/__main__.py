@@ -5,9 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import cold_start, flash_sale, ingest
+from bench import cold_start, flash_sale, ingest, redeem, reports
 
-BENCHMARKS = {"cold-start": cold_start.main, "ingest": ingest.main, "flash-sale": flash_sale.main}
+BENCHMARKS = {
+    "cold-start": cold_start.main,
+    "ingest": ingest.main,
+    "flash-sale": flash_sale.main,
+    "reports": reports.main,
+    "redeem": redeem.main,
+}
 
 
 def main() -> int:
