@@ -27,7 +27,7 @@ from kayisu.reports.periods import Period, business_zone
 from kayisu.store import ledger
 from kayisu.store.orders import MoneyItem, OrderItem, PaymentItem, RefundItem
 
-logger = Logger(child=True)
+logger = Logger()
 
 # Paid orders are looked for among those created up to this long before the period: an order
 # is paid within its TTL, or late within the provider's payment window (hours, not days).
