@@ -9,7 +9,7 @@ from typing import Any
 from local.functions import Function
 
 SECURITY_SCHEME = "operatorJwt"
-PARTNER_SCHEME = "PartnerSignature"  # named by the partner routes' `security=`
+PARTNER_SCHEME = "PartnerSignature"
 
 
 def build_openapi(functions: dict[str, Function], server_url: str) -> dict[str, Any]:
@@ -61,6 +61,8 @@ def build_openapi(functions: dict[str, Function], server_url: str) -> dict[str, 
             for method, op in ops.items():
                 if (method, path) in protected:
                     op["security"] = [{SECURITY_SCHEME: []}]
+                elif path.startswith("/v1/partner/"):  # public to API Gateway, signed for the function
+                    op["security"] = [{PARTNER_SCHEME: []}]
             doc["paths"].setdefault(path, {}).update(ops)
         doc["components"]["schemas"].update(part.get("components", {}).get("schemas", {}))
     return doc

@@ -6,11 +6,6 @@ the stack, and this one logs to test-artifacts/browser/local-stack.log, not over
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,8 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, ViewportSize, expect, sync_playwright
 
-from tests.integration.conftest import Api, login
-from tests.support import free_port
+from tests.integration.conftest import Api, login, running_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -42,42 +36,10 @@ expect.set_options(timeout=20_000)
 
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    # Its own stack: the expiry test runs the sweeper ahead, expiring every unpaid order on it.
     state_dir = tmp_path_factory.mktemp("kayisu-browser-state")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log_path = ARTIFACTS / "local-stack.log"
-    env = {
-        **os.environ,
-        "KAYISU_PORT": str(free_port()),
-        "KAYISU_AWS_PORT": str(free_port()),
-        "KAYISU_STATE_DIR": str(state_dir),
-        "KAYISU_PARAMETERS": "IngestSliceSeconds=1",
-    }
-    for var in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        env.pop(var, None)
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "local", "run", "--no-schedules"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        state_file = state_dir / "local.json"
-        deadline = time.monotonic() + 120
-        while not state_file.exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"local stack did not start:\n{log_path.read_text()[-4000:]}")
-            time.sleep(0.2)
-        state: dict[str, Any] = json.loads(state_file.read_text())
-        try:
-            yield state
-        finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with running_stack(state_dir, ARTIFACTS / "local-stack.log", "IngestSliceSeconds=1") as state:
+        yield state
 
 
 @pytest.fixture(scope="package")

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,20 +45,17 @@ class Api:
         return self.request("PUT", path, json=body, **kwargs)
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    state_dir = tmp_path_factory.mktemp("kayisu-state")
-    ARTIFACTS.mkdir(exist_ok=True)
-    log_path = ARTIFACTS / "local-stack.log"
+@contextmanager
+def running_stack(state_dir: Path, log_path: Path, parameters: str) -> Iterator[dict[str, Any]]:
+    """`make run`'s stack as a separate process on free ports, its own state directory and
+    log; stopped with Ctrl-C afterwards, which must end it cleanly."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
         "KAYISU_PORT": str(free_port()),
         "KAYISU_AWS_PORT": str(free_port()),
         "KAYISU_STATE_DIR": str(state_dir),
-        # One-second ingest slices, so that batches really hand themselves on.
-        "KAYISU_PARAMETERS": os.environ.get(
-            "KAYISU_TEST_PARAMETERS", "IngestSliceSeconds=1 AlertEmail=ops@example.com"
-        ),
+        "KAYISU_PARAMETERS": parameters,
     }
     for var in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         env.pop(var, None)
@@ -76,7 +74,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                 proc.kill()
                 pytest.fail(f"local stack did not start:\n{log_path.read_text()[-4000:]}")
             time.sleep(0.2)
-        state = json.loads(state_file.read_text())
+        state: dict[str, Any] = json.loads(state_file.read_text())
         state["log_path"] = str(log_path)
         state["state_dir"] = str(state_dir)
         try:
@@ -89,6 +87,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                 proc.kill()
                 pytest.fail("local stack did not stop on Ctrl-C within 20 s")
             assert code == 0, f"local stack exited with {code} on Ctrl-C"
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    # One-second ingest slices, so that batches really hand themselves on.
+    parameters = os.environ.get("KAYISU_TEST_PARAMETERS", "IngestSliceSeconds=1 AlertEmail=ops@example.com")
+    with running_stack(tmp_path_factory.mktemp("kayisu-state"), ARTIFACTS / "local-stack.log", parameters) as state:
+        yield state
 
 
 aws = emulator_client

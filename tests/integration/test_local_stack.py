@@ -102,8 +102,15 @@ def test_openapi_covers_every_route_of_the_template(public: Api) -> None:
             path, method = event["Properties"]["Path"], event["Properties"]["Method"].lower()
             assert method in doc["paths"].get(path, {}), f"{method} {path} missing from OpenAPI"
             op = doc["paths"][path][method]
-            assert bool(op.get("security")) == path.startswith("/v1/admin/"), path
-    assert "operatorJwt" in doc["components"]["securitySchemes"]
+            expected: list[dict[str, list[str]]] | None = (
+                [{"operatorJwt": []}]
+                if path.startswith("/v1/admin/")
+                else [{"PartnerSignature": []}]
+                if path.startswith("/v1/partner/")
+                else None
+            )
+            assert op.get("security") == expected, path
+    assert {"operatorJwt", "PartnerSignature"} <= set(doc["components"]["securitySchemes"])
 
 
 def test_docs_and_storefront_are_served(public: Api) -> None:

@@ -17,19 +17,18 @@ from kayisu.aws import client
 from kayisu.config import get_settings
 from kayisu.store.orders import (
     INDEX_SHARDS,
-    ORDER_SK,
     MoneyItem,
-    OrderItem,
     OrdersItem,
     created_partition,
+    load_orders,
     money_partition,
-    order_pk,
     sort_key_at,
 )
 
 PAGE = 100  # BatchGetItem's most keys per request
 
 Key = tuple[str, str]  # (pk, sk)
+__all__ = ["chunks", "load_movements", "load_orders", "movement_keys", "orders_created"]
 T = TypeVar("T")
 
 
@@ -92,15 +91,6 @@ def load_movements(keys: list[Key]) -> list[MoneyItem]:
         if isinstance(item, MoneyItem):
             found[(str(item.pk), str(item.sk))] = item
     return [found[k] for k in keys if k in found]
-
-
-def load_orders(order_ids: Iterable[str], attributes: list[str] | None = None) -> dict[str, OrderItem]:
-    keys = [(order_pk(i), ORDER_SK) for i in dict.fromkeys(order_ids)]
-    out: dict[str, OrderItem] = {}
-    for start in range(0, len(keys), PAGE):
-        for item in OrderItem.batch_get(keys[start : start + PAGE], attributes_to_get=attributes):
-            out[str(item.order_id)] = item
-    return out
 
 
 def orders_created(start: datetime, end: datetime) -> Iterator[str]:
