@@ -28,6 +28,7 @@ IN_PROCESS = {
     "AWS::Events::Rule",
     "AWS::CloudWatch::Alarm",
     "AWS::IAM::Role",
+    "AWS::IAM::ManagedPolicy",
 }
 
 

@@ -209,6 +209,11 @@ class AdminClient:
             seen.add(cursor)
         return None
 
+    def check_payment(self, order_id: str) -> dict[str, Any]:
+        """Asks the order's payment provider whether it was paid; a payment found is applied."""
+        answer: dict[str, Any] = self._request("POST", f"/v1/admin/orders/{quote(order_id, safe='')}/payment-check")
+        return answer
+
     def get_report(self, report_id: str) -> Report:
         return cast(Report, self._request("GET", f"/v1/admin/reports/{quote(report_id, safe='')}"))
 

@@ -246,6 +246,26 @@ def cmd_report_download(args: argparse.Namespace, ctx: Context) -> int:
     return EXIT_OK
 
 
+def cmd_order_check_payment(args: argparse.Namespace, ctx: Context) -> int:
+    answer = ctx.client().check_payment(args.order_id)
+    if args.json:
+        print_json(answer)
+        return EXIT_OK
+    order = answer.get("order", {})
+    said = f"{answer.get('provider')}: {answer.get('provider_status')} ({answer.get('provider_detail')})"
+    print(
+        format_pairs(
+            [
+                ("order", str(order.get("order_id", args.order_id))),
+                ("provider", said),
+                ("applied", str(answer.get("applied") or "nothing (no payment found)")),
+                ("status", str(order.get("status", ""))),
+            ]
+        )
+    )
+    return EXIT_OK
+
+
 # --- parser -------------------------------------------------------------------------------
 
 
@@ -262,7 +282,7 @@ def _positive_seconds(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kayisu",
-        description="Operate a Kayisu shop: card batches, stock, reports.",
+        description="Operate a Kayisu shop: card batches, stock, orders, reports.",
         epilog=(
             "Without --api the local stack is used (.kayisu/local.json in this directory or a parent, "
             "or $KAYISU_STATE_DIR). Exit codes: 1 API error, 2 usage/config/not logged in, 3 batch failed."
@@ -296,6 +316,15 @@ def build_parser() -> argparse.ArgumentParser:
     stock = commands.add_parser("stock", help="cards per product and state")
     stock.add_argument("--json", action="store_true", help="print the API's JSON")
     stock.set_defaults(run=cmd_stock)
+
+    order = commands.add_parser("order", help="orders")
+    order_commands = order.add_subparsers(dest="order_command", required=True, metavar="COMMAND")
+    check = order_commands.add_parser(
+        "check-payment", help="ask the payment provider whether an order was paid (a missed callback) and apply it"
+    )
+    check.add_argument("order_id", metavar="ORDER_ID")
+    check.add_argument("--json", action="store_true", help="print the API's JSON")
+    check.set_defaults(run=cmd_order_check_payment)
 
     report = commands.add_parser("report", help="reconciliation reports")
     report_commands = report.add_subparsers(dest="report_command", required=True, metavar="COMMAND")

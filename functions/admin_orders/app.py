@@ -5,7 +5,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from kayisu.orders import admin
-from kayisu.orders.schemas import AdminOrderDetail, AdminOrderList, RefundRequest
+from kayisu.orders.schemas import AdminOrderDetail, AdminOrderList, PaymentCheck, RefundRequest
 from kayisu.web import OPERATORS, OPERATORS_OR_FINANCE, caller, create_app, lambda_handler
 
 app = create_app()
@@ -30,6 +30,16 @@ def get_order(order_id: str) -> AdminOrderDetail:
 @app.post("/v1/admin/orders/<order_id>/refund", middlewares=[OPERATORS], summary="Refund an order", tags=["admin"])
 def refund_order(order_id: str, data: Annotated[RefundRequest, Body()]) -> AdminOrderDetail:
     return admin.refund(order_id, data.reason, caller(app.current_event.raw_event))
+
+
+@app.post(
+    "/v1/admin/orders/<order_id>/payment-check",
+    middlewares=[OPERATORS],
+    summary="Ask the provider whether the order was paid (a missed callback); apply a payment found",
+    tags=["admin"],
+)
+def check_payment(order_id: str) -> PaymentCheck:
+    return admin.check_payment(order_id)
 
 
 handler = lambda_handler(app)

@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 
 from kayisu.orders import checkout
 from kayisu.orders.schemas import Order, OrderCreate
-from kayisu.web import create_app, json_response, lambda_handler, public_base, source_ip
+from kayisu.web import create_app, json_response, lambda_handler, on_phone, public_base, source_ip
 
 app = create_app()
 
@@ -26,7 +26,7 @@ def create_order(
     ] = None,
 ) -> Response[str]:
     event = app.current_event.raw_event
-    order, created = checkout.place(data, source_ip(event), idempotency_key, public_base(event))
+    order, created = checkout.place(data, source_ip(event), idempotency_key, public_base(event), on_phone(event))
     return json_response(order.public(), 201 if created else 200)
 
 

@@ -224,7 +224,7 @@ def main() -> None:
             )
         # The sandbox derives its refund id from the order: any refund of these orders is found.
         money = [("TXN", f"TXN#sandbox#{t}") for t in transaction_ids] + [
-            ("REFUND", f"REFUND#sandbox#{refunds.refund(order_id, '', 0, 'CNY', '').refund_id}") for order_id in ids
+            ("REFUND", f"REFUND#sandbox#{refunds.refund(order_id, '', '', 0, 'CNY', '').refund_id}") for order_id in ids
         ]
         payments: list[dict[str, Any]] = []
         for sk, pk in money:
@@ -358,7 +358,8 @@ def main() -> None:
 
         def notify() -> str | None:
             headers = {sandbox.SIGNATURE_HEADER: sandbox.sign(secret, body, int(time.time()))}
-            return payment.receive("sandbox", headers, body).status
+            answer = json.loads(payment.receive("sandbox", headers, body).body or "{}")
+            return str(answer["status"]) if "status" in answer else None
 
         sent_before = len(chaos.sent)
         if repeat:

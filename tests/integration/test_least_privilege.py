@@ -5,17 +5,15 @@ on AWS) and every grant must have been used (or it is more than the code needs).
 
 from __future__ import annotations
 
-import re
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from local.template import load_template
 from tests.integration.conftest import Api, aws, upload_batch, wait_for_batch
+from tests.integration.iam import FUNCTIONS, grants, polled_by_lambda, used
 from tests.integration.partner import Partner, bought_codes, new_partner
 from tests.integration.shop import (
     drain,
@@ -28,99 +26,6 @@ from tests.integration.shop import (
     stocked_product,
     wait_for,
 )
-
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = load_template(ROOT / "template.yaml")
-FUNCTIONS = {lid: r for lid, r in TEMPLATE["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
-
-IAM_PREFIX = {"sesv2": "ses", "email": "ses"}
-# API operations whose IAM action has another name.
-IAM_ACTION = {
-    ("s3", "ListObjectsV2"): "ListBucket",
-    ("s3", "HeadObject"): "GetObject",
-    ("s3", "DeleteObjects"): "DeleteObject",
-    ("sqs", "SendMessageBatch"): "SendMessage",
-    ("sqs", "DeleteMessageBatch"): "DeleteMessage",
-    ("sqs", "ChangeMessageVisibilityBatch"): "ChangeMessageVisibility",
-    ("dynamodb", "TransactGetItems"): "GetItem",
-}
-TRANSACT_ACTION = {
-    "Put": "PutItem",
-    "Update": "UpdateItem",
-    "Delete": "DeleteItem",
-    "ConditionCheck": "ConditionCheckItem",
-}
-
-
-def logical_ids(value: Any) -> set[str]:
-    """The resources a policy Resource entry refers to."""
-    if isinstance(value, list):
-        return set().union(*(logical_ids(v) for v in value)) if value else set()
-    if isinstance(value, dict):
-        if "Ref" in value:
-            return {value["Ref"]}
-        if "Fn::GetAtt" in value:
-            return {value["Fn::GetAtt"][0]}
-        if "Fn::Sub" in value:
-            text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
-            return {m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text)} & set(TEMPLATE["Resources"])
-        return set().union(*(logical_ids(v) for v in value.values()))
-    return set()
-
-
-def policy_documents(function: str) -> list[Any]:
-    """The function's inline policies: its own `Policies`, or those of the role it names."""
-    props = FUNCTIONS[function]["Properties"]
-    if "Role" in props:
-        role = TEMPLATE["Resources"][props["Role"]["Fn::GetAtt"][0]]["Properties"]
-        return [p["PolicyDocument"] for p in role.get("Policies", [])]
-    return list(props.get("Policies", []))
-
-
-# What Lambda's event source mapping does with the function's role, for its own queues.
-POLLER_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"}
-
-
-def polled_by_lambda(function: str) -> set[tuple[str, str]]:
-    queues = {
-        e["Properties"]["Queue"]["Fn::GetAtt"][0]
-        for e in FUNCTIONS[function]["Properties"].get("Events", {}).values()
-        if e["Type"] == "SQS"
-    }
-    return {(a, q) for a in POLLER_ACTIONS for q in queues}
-
-
-def enabled(statement: dict[str, Any]) -> dict[str, Any] | None:
-    """A statement under `!If [condition, statement, !Ref AWS::NoValue]`, as the tour's stack
-    (template defaults: the sandbox on) has it."""
-    if "Fn::If" not in statement:
-        return statement
-    name, when_true, when_false = statement["Fn::If"]
-    parameters = {k: str(v.get("Default", "")) for k, v in TEMPLATE.get("Parameters", {}).items()}
-    condition = TEMPLATE["Conditions"][name]
-    assert list(condition) == ["Fn::Equals"], "the tour reads only Fn::Equals conditions"
-    left, right = condition["Fn::Equals"]
-    holds = parameters[left["Ref"]] == str(right)
-    chosen = when_true if holds else when_false
-    return None if chosen == {"Ref": "AWS::NoValue"} else dict(chosen)
-
-
-def grants(function: str) -> set[tuple[str, str]]:
-    out: set[tuple[str, str]] = set()
-    for policy in policy_documents(function):
-        assert isinstance(policy, dict), f"{function}: write policies as explicit statements"
-        assert set(policy) <= {"Statement", "Version"}, f"{function}: write policies as explicit statements"
-        for st in [enabled(st) for st in policy["Statement"]]:
-            if st is None:
-                continue
-            assert st["Effect"] == "Allow"
-            actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
-            targets = logical_ids(st["Resource"])
-            assert targets, f"{function}: {actions} on a resource that is not one of ours ({st['Resource']})"
-            for action in actions:
-                assert "*" not in action, f"{function}: wildcard action {action}"
-                out |= {(action, t) for t in targets}
-    return out
 
 
 def test_policies_name_only_our_resources_and_no_wildcards() -> None:
@@ -213,6 +118,8 @@ def money_path(stack: dict[str, Any], operator: Api, public: Api, sku: str) -> N
         time.sleep(0.1)
     assert len(wait_for(public, placed)["cards"]) == 1
     assert operator.get("/v1/admin/orders").status_code == 200
+    checked = operator.post(f"/v1/admin/orders/{placed['order_id']}/payment-check")
+    assert checked.json()["provider_status"] == "unknown", checked.text  # the sandbox keeps no record
     assert operator.post(f"/v1/admin/orders/{placed['order_id']}/refund", {"reason": "tour"}).status_code == 200
 
     expiring = order(public, product, quantity=1).json()
@@ -236,65 +143,6 @@ def calls(stack: dict[str, Any], operator: Api, public: Api) -> list[dict[str, A
     tour(stack, operator, public, f"T-{time.monotonic_ns()}")
     items: list[dict[str, Any]] = public.get("/_local/calls").json()["items"]
     return items
-
-
-KMS_KEYS = {lid for lid, r in TEMPLATE["Resources"].items() if r["Type"] == "AWS::KMS::Key"}
-
-
-def bucket_key(bucket: str) -> str | None:
-    """The KMS key an SSE-KMS bucket encrypts with: S3 uses it on the caller's behalf."""
-    props = TEMPLATE["Resources"][bucket]["Properties"]
-    for rule in (props.get("BucketEncryption") or {}).get("ServerSideEncryptionConfiguration", []):
-        default = rule["ServerSideEncryptionByDefault"]
-        if default["SSEAlgorithm"] == "aws:kms":
-            return next(iter(logical_ids(default["KMSMasterKeyID"])))
-    return None
-
-
-def encryption_key(logical_id: str, prop: str) -> str | None:
-    """The KMS key a secret or topic is encrypted under (a service uses it on the caller's behalf)."""
-    resource = TEMPLATE["Resources"].get(logical_id)
-    if resource is None or prop not in resource.get("Properties", {}):
-        return None
-    return next(iter(logical_ids(resource["Properties"][prop])), None)
-
-
-IMPLIED_KMS = {"PutObject": "kms:GenerateDataKey", "GetObject": "kms:Decrypt"}
-
-
-def used(calls: list[dict[str, Any]], function: str, physical_to_logical: dict[str, str]) -> set[tuple[str, str]]:
-    out: set[tuple[str, str]] = set()
-    for call in calls:
-        if call["function"] != function:
-            continue
-        service = IAM_PREFIX.get(call["service"], call["service"])
-        names = call["resource"].split(",") if call["resource"] else []
-        targets = {physical_to_logical.get(n, f"<unknown {n}>") for n in names}
-        if service == "kms" and not targets:
-            targets = set(KMS_KEYS)  # Decrypt names no key: the ciphertext does
-        if service == "s3" and call["operation"] in IMPLIED_KMS:
-            for bucket in targets:
-                key = bucket_key(bucket) if bucket in TEMPLATE["Resources"] else None
-                if key:
-                    out.add((IMPLIED_KMS[call["operation"]], key))
-        if service == "secretsmanager" and call["operation"] == "GetSecretValue":
-            for secret in targets:  # Secrets Manager decrypts with the secret's key, as the caller
-                key = encryption_key(secret, "KmsKeyId")
-                if key:
-                    out.add(("kms:Decrypt", key))
-        if service == "sns" and call["operation"] == "Publish":
-            for topic in targets:  # SNS encrypts with the topic's key, as the publisher
-                key = encryption_key(topic, "KmsMasterKeyId")
-                if key:
-                    out |= {("kms:GenerateDataKey", key), ("kms:Decrypt", key)}
-        if call["operation"] == "TransactWriteItems":
-            # The recorder keeps the tables; the actions per item are checked by the grants below.
-            actions = {f"{service}:{a}" for a in TRANSACT_ACTION.values()}
-            out |= {(a, t) for a in actions for t in targets if (a, t) in grants(function)}
-            continue
-        action = f"{service}:{IAM_ACTION.get((service, call['operation']), call['operation'])}"
-        out |= {(action, t) for t in targets}
-    return out
 
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))

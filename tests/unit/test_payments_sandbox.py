@@ -99,9 +99,9 @@ def test_the_provider_reads_only_well_formed_events() -> None:
 
 def test_refunds_are_idempotent_per_order() -> None:
     provider = SandboxProvider(lambda: SECRET)
-    first = provider.refund("ord_a", "sbx_ord_a", 100, "CNY", "x")
-    assert provider.refund("ord_a", "sbx_ord_a", 100, "CNY", "again") == first
-    assert provider.refund("ord_b", "sbx_ord_b", 100, "CNY", "x").refund_id != first.refund_id
+    first = provider.refund("ord_a", "sbx_ord_a", "t", 100, "CNY", "x")
+    assert provider.refund("ord_a", "sbx_ord_a", "t", 100, "CNY", "again") == first
+    assert provider.refund("ord_b", "sbx_ord_b", "t", 100, "CNY", "x").refund_id != first.refund_id
 
 
 def test_checkout_never_needs_the_secret() -> None:

@@ -35,6 +35,11 @@ class Settings(BaseModel):
     stock_shards: int = Field(default=16, ge=1, le=32)
     ingest_slice_seconds: int = Field(default=840, ge=1)
     sandbox_secret_arn: str = ""
+    # A real provider is enabled on a stage when its secret is (template: Enable{WechatPay,...}).
+    wechatpay_secret_arn: str = ""
+    alipay_secret_arn: str = ""
+    stripe_secret_arn: str = ""
+    provider_secrets_max_age: int = Field(default=300, ge=0)
     sender_email: str = "shop@kayisu.local"
     storefront_url: str = ""
     fulfilment_dlq_url: str = ""

@@ -225,6 +225,13 @@ def public_base(event: dict[str, Any]) -> str:
     return f"{proto}://{domain}"
 
 
+def on_phone(event: dict[str, Any]) -> bool:
+    """Whether the caller's browser is a phone's: providers then pay in the browser (WeChat Pay
+    H5, Alipay WAP) rather than by scanning a QR code or on a desktop page."""
+    agent = str(((event.get("requestContext") or {}).get("http") or {}).get("userAgent", ""))
+    return any(mark in agent for mark in ("Mobile", "Android", "iPhone", "iPad"))
+
+
 def source_ip(event: dict[str, Any]) -> str:
     return str(((event.get("requestContext") or {}).get("http") or {}).get("sourceIp", ""))
 

@@ -6,10 +6,14 @@ import base64
 import binascii
 from datetime import UTC, date, datetime, time, timedelta
 
+from aws_lambda_powertools import Logger
+
 from kayisu.clock import now
 from kayisu.errors import FieldError, Problem, conflict, not_found, validation_error
 from kayisu.orders.delivery import mask_code, opened
 from kayisu.orders.fulfilment import mail_refund_if_owed, refund_order
+from kayisu.orders.payment import check_with_provider
+from kayisu.orders.problems import provider_unavailable
 from kayisu.orders.schemas import (
     ORDER_STATUSES,
     AdminOrder,
@@ -17,9 +21,13 @@ from kayisu.orders.schemas import (
     AdminOrderList,
     CardHistory,
     OrderEvent,
+    PaymentCheck,
 )
 from kayisu.orders.views import summary_fields
+from kayisu.payments.provider import ProviderError
 from kayisu.store import orders as store
+
+logger = Logger()
 
 DEFAULT_MONTHS = 3  # how far back a list goes when `from` is not given
 PAGE = 50
@@ -163,8 +171,31 @@ def refund(order_id: str, reason: str, operator: str) -> AdminOrderDetail:
         raise conflict("NOT_REFUNDABLE", f"An order that is {order.status} has taken no money to refund.")
     try:
         refund_order(order, f"operator: {reason}", operator)
+    except ProviderError as exc:  # the refund stays decided: repeating the request finishes it
+        logger.error("the provider refused or failed a refund", extra={"order_id": order_id, "why": str(exc)})
+        raise provider_unavailable(str(order.payment_method)) from None
     except store.CardRedeemed:
         raise conflict("CARD_REDEEMED", "A code of this order was already redeemed; it cannot be voided.") from None
     except store.OrderMoved:
         raise conflict("NOT_REFUNDABLE", "The order changed meanwhile and has taken no money to refund.") from None
     return detail(order_id)
+
+
+def check_payment(order_id: str) -> PaymentCheck:
+    """An operator's question to the provider: was this order paid? (a missed callback, 掉单).
+    A payment found is applied exactly as its notification would have been."""
+    order = store.load_order(order_id)
+    if order is None:
+        raise unknown_order(order_id)
+    try:
+        answer, status = check_with_provider(order)
+    except ProviderError as exc:
+        logger.error("the provider could not be asked", extra={"order_id": order_id, "why": str(exc)})
+        raise provider_unavailable(str(order.payment_method)) from None
+    return PaymentCheck(
+        provider=str(order.payment_method),
+        provider_status=answer.status.value,
+        provider_detail=answer.detail,
+        applied=status,
+        order=detail(order_id),
+    )

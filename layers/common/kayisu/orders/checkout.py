@@ -15,23 +15,26 @@ import json
 import secrets
 from datetime import timedelta
 
+from aws_lambda_powertools import Logger
+
 from kayisu.alerts.stock import crossed, report_crossing
 from kayisu.catalog.service import unknown_sku
 from kayisu.clock import now
 from kayisu.config import get_settings
 from kayisu.errors import FieldError, Problem, validation_error
-from kayisu.orders.problems import out_of_stock, rate_limited, unknown_order
+from kayisu.orders.problems import out_of_stock, provider_unavailable, rate_limited, unknown_order
 from kayisu.orders.reservation import choose_shards
 from kayisu.orders.schemas import DeliveredCard, Order, OrderCreate
 from kayisu.orders.tokens import new_token, owns
 from kayisu.orders.views import summary_fields
-from kayisu.payments.provider import PaymentInstructions, PaymentRequest
+from kayisu.payments.provider import PaymentInstructions, PaymentProvider, PaymentRequest, ProviderError
 from kayisu.payments.registry import enabled_methods, provider
 from kayisu.store import catalog as catalog_store
 from kayisu.store import orders as store
 from kayisu.store.txn import back_off
 from kayisu.web import metrics
 
+logger = Logger()
 PLACE_ATTEMPTS = 8
 MAX_TOKENS = 20  # access tokens one order holds: its own, repeats', the delivery mail's
 
@@ -44,21 +47,39 @@ def _order_id(idempotency_key: str | None, email: str) -> str:
     return "ord_" + base64.b32encode(raw[:20]).decode().lower().rstrip("=")[:32]
 
 
+def _return_url(order_id: str, api_base: str) -> str:
+    """Where a provider sends the shopper back: the storefront's order page (its token is on
+    the device that placed the order)."""
+    return f"{get_settings().storefront_url or api_base}/orders/{order_id}"
+
+
+def _create_payment(gateway: PaymentProvider, request: PaymentRequest) -> PaymentInstructions:
+    try:
+        return gateway.create_payment(request)
+    except ProviderError as exc:  # nothing is reserved yet: the shopper can retry or choose another method
+        logger.error("the provider refused or failed a payment", extra={"provider": gateway.name, "why": str(exc)})
+        metrics.add_metric(name="PaymentCreateFailed", unit="Count", value=1)
+        raise provider_unavailable(gateway.name) from None
+
+
 def _request_digest(data: OrderCreate) -> str:
     canonical = json.dumps(data.model_dump(), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def place(data: OrderCreate, source_ip: str, idempotency_key: str | None, api_base: str) -> tuple[Order, bool]:
+def place(
+    data: OrderCreate, source_ip: str, idempotency_key: str | None, api_base: str, mobile: bool = False
+) -> tuple[Order, bool]:
     """(the order with its access token, whether it was created now)."""
     settings = get_settings()
     if data.payment_method not in enabled_methods():
         methods = ", ".join(enabled_methods()) or "none"
         raise validation_error([FieldError("payment_method", f"is not an enabled payment method ({methods})")])
+    gateway = provider(data.payment_method)
     order_id = _order_id(idempotency_key, data.email)
     digest = _request_digest(data) if idempotency_key else None
     instructions: PaymentInstructions | None = None
-    asked: PaymentRequest | None = None
+    asked: tuple[int, str] | None = None  # the amount and currency the payment was created for
     for _attempt in range(1, PLACE_ATTEMPTS + 1):
         entry = catalog_store.load_shards(data.sku)
         if entry is None or entry.product.status != "active":
@@ -77,9 +98,21 @@ def place(data: OrderCreate, source_ip: str, idempotency_key: str | None, api_ba
         expires = at + timedelta(minutes=settings.order_ttl_minutes)
         amount = int(product.price) * data.quantity
         token, hashed = new_token()
-        request = PaymentRequest(order_id, amount, product.currency, f"{product.name} x{data.quantity}", api_base)
-        if instructions is None or request != asked:  # once, unless the price changed between attempts
-            instructions, asked = provider(data.payment_method).create_payment(request), request
+        if gateway.currencies is not None and product.currency not in gateway.currencies:
+            raise validation_error([FieldError("payment_method", f"does not take {product.currency}")])
+        request = PaymentRequest(
+            order_id,
+            amount,
+            product.currency,
+            f"{product.name} x{data.quantity}",
+            api_base,
+            expires_at=expires,
+            client_ip=source_ip,
+            mobile=mobile,
+            return_url=_return_url(order_id, api_base),
+        )
+        if instructions is None or asked != (amount, product.currency):  # once, unless the price changed
+            instructions, asked = _create_payment(gateway, request), (amount, product.currency)
         limits = {
             store.limit_key("EMAIL", data.email.lower()): settings.max_pending_orders_per_email,
             store.limit_key("IP", source_ip): settings.max_pending_orders_per_ip,

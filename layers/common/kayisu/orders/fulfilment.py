@@ -131,10 +131,10 @@ def refund_order(order: store.OrderItem, reason: str, actor: str, allow_delivere
         reason = order.refund_reason or reason
     assert order.payment_id is not None
     refund = provider(order.payment_method).refund(
-        order.order_id, order.payment_id, int(order.amount), order.currency, reason
+        order.order_id, order.payment_id, order.transaction_id or "", int(order.amount), order.currency, reason
     )
     try:
-        store.refund(order, refund.refund_id, reason, actor, plan, now())
+        store.refund(order, refund.refund_id, reason, actor, plan, now(), refund.status)
     except store.OrderMoved:
         moved = store.load_order(order.order_id)
         if moved is None or moved.status != "refunded":

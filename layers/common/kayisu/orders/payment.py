@@ -12,36 +12,128 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
 
+from kayisu.alerts.ops import alert_operators
 from kayisu.clock import now
 from kayisu.errors import Problem, conflict, route_not_found
-from kayisu.orders.problems import amount_mismatch, bad_signature, unknown_order
+from kayisu.orders.problems import amount_mismatch, bad_signature, provider_unavailable, unknown_order
 from kayisu.orders.queue import request_fulfilment
 from kayisu.orders.schemas import WebhookAck
-from kayisu.payments.provider import BadSignature, NotificationKind, PaymentNotification
+from kayisu.payments.provider import (
+    BadSignature,
+    NotificationKind,
+    PaymentNotification,
+    PaymentProvider,
+    PaymentQuery,
+    ProviderError,
+    RefundStatus,
+)
 from kayisu.payments.registry import UnknownProvider, provider
 from kayisu.store import orders as store
-from kayisu.web import metrics
+from kayisu.web import json_response, metrics
 
 logger = Logger()
 
 
-def receive(provider_name: str, headers: Mapping[str, str], raw_body: bytes) -> WebhookAck:
+def receive(provider_name: str, headers: Mapping[str, str], raw_body: bytes) -> Response[str]:
+    """The webhook: the provider's own answer (WeChat Pay's 204 or `{"code":"FAIL"}`, Alipay's
+    `success`), or our JSON acknowledgement and problem details for the others."""
     try:
         gateway = provider(provider_name)
     except UnknownProvider:
         raise route_not_found() from None
     try:
+        ack = _receive(gateway, headers, raw_body)
+    except Problem as problem:
+        rejected = gateway.reject(problem.status, problem.code, problem.detail)
+        if rejected is None:
+            raise
+        return Response(rejected.status, rejected.content_type, rejected.body, headers=problem.headers or None)
+    answer = gateway.acknowledge(ack.status or "")
+    if answer is None:
+        return json_response(ack, exclude_none=True)
+    return Response(answer.status, answer.content_type, answer.body)
+
+
+def _receive(gateway: PaymentProvider, headers: Mapping[str, str], raw_body: bytes) -> WebhookAck:
+    name = gateway.name
+    try:
         notification = gateway.verify_notification(headers, raw_body)
     except BadSignature as exc:
-        logger.warning("notification rejected", extra={"provider": provider_name, "why": str(exc)})
+        logger.warning("notification rejected", extra={"provider": name, "why": str(exc)})
         metrics.add_metric(name="WebhookRejected", unit="Count", value=1)
         raise bad_signature() from None
-    logger.append_keys(order_id=notification.order_id, provider=provider_name)
-    if notification.kind is NotificationKind.FAILED:
+    except ProviderError as exc:  # e.g. its secret is not filled in: the provider retries later
+        logger.error("cannot verify notifications", extra={"provider": name, "why": str(exc)})
+        raise provider_unavailable(name) from None
+    logger.append_keys(order_id=notification.order_id, provider=name)
+    if gateway.dedupe_events and store.event_seen(name, notification.event_id):
+        return WebhookAck(order_id=notification.order_id or None, status="already_handled")
+    status = handle(name, notification)
+    if gateway.dedupe_events:
+        store.remember_event(name, notification.event_id, now())  # only once handled to the end
+    return WebhookAck(order_id=notification.order_id or None, status=status)
+
+
+def handle(provider_name: str, n: PaymentNotification) -> str:
+    """What a verified notification (or a query's answer) does; returns the resulting status."""
+    if n.kind is NotificationKind.FAILED:
         logger.info("payment failed at the provider")  # the order stays payable until it expires
-        return WebhookAck(order_id=notification.order_id, status="pending_payment")
-    return WebhookAck(order_id=notification.order_id, status=apply_payment(provider_name, notification))
+        return "pending_payment"
+    if n.kind is NotificationKind.IGNORED:
+        return "ignored"
+    if n.kind is NotificationKind.REFUND:
+        return refund_news(provider_name, n)
+    return apply_payment(provider_name, n)
+
+
+def check_with_provider(order: store.OrderItem) -> tuple[PaymentQuery, str | None]:
+    """Asks the order's provider whether it was paid: a missed callback (掉单). A payment found
+    goes through `handle`, exactly the path its notification would have taken. Returns the
+    provider's answer and, when a payment was found, the status it led to."""
+    assert order.payment_id is not None
+    answer = provider(order.payment_method).query_payment(order.order_id, order.payment_id)
+    if answer.paid is None:
+        return answer, None
+    logger.warning("a payment found by asking the provider", extra={"order_id": order.order_id})
+    metrics.add_metric(name="PaymentRecovered", unit="Count", value=1)
+    return answer, handle(str(order.payment_method), answer.paid)
+
+
+def refund_news(provider_name: str, n: PaymentNotification) -> str:
+    """A provider's word on a refund: settles ours, or records one made at the provider by hand."""
+    assert n.refund_id is not None
+    assert n.refund_status is not None
+    at = now()
+    try:
+        refund = store.settle_refund(provider_name, n.refund_id, n.refund_status, at)
+    except store.RefundUnknown:
+        order_id = n.order_id or store.order_of_transaction(provider_name, n.transaction_id) or ""
+        order = store.load_order(order_id) if order_id else None
+        if order is not None and order.refund_requested:
+            # Our own refund, its record not committed yet (the provider was quicker): ask again.
+            raise Problem(503, "TRY_AGAIN", "Try again", "This refund is still being recorded.") from None
+        currency = n.currency or (order.currency if order else "")
+        store.record_outside_refund(provider_name, n.refund_id, order_id, n.amount, currency, n.refund_status, at)
+        logger.warning("a refund made at the provider, outside Kayisu, recorded for review")
+        metrics.add_metric(name="RefundOutside", unit="Count", value=1)
+        alert_operators(
+            f"{provider_name} refund made outside Kayisu",
+            f"{provider_name} reports refund {n.refund_id} ({n.refund_status}) for order {order_id or 'unknown'}, "
+            "which Kayisu did not make. The order is marked for review; refund it in Kayisu to void its cards.",
+        )
+        return "refund_recorded"
+    if n.refund_status is RefundStatus.FAILED:
+        store.mark_for_review(str(refund.order_id), f"refund {n.refund_id} failed at {provider_name}: pay back by hand")
+        logger.error("a refund failed at the provider")
+        metrics.add_metric(name="RefundFailed", unit="Count", value=1)
+        alert_operators(
+            f"{provider_name} refund failed",
+            f"Refund {n.refund_id} of order {refund.order_id} failed at {provider_name}: the shopper has not "
+            "been paid back. See docs/operations.md (refunds).",
+        )
+    return f"refund_{n.refund_status}"
 
 
 def apply_payment(provider_name: str, n: PaymentNotification) -> str:

@@ -28,3 +28,12 @@ def bad_signature() -> Problem:
 
 def amount_mismatch() -> Problem:
     return conflict("AMOUNT_MISMATCH", "The paid amount or currency differs from the order's; it is held for review.")
+
+
+def provider_unavailable(provider: str) -> Problem:
+    return Problem(
+        503,
+        "PAYMENT_UNAVAILABLE",
+        "Payment provider unavailable",
+        f"{provider} could not be reached or is not set up; try again, or choose another payment method.",
+    )

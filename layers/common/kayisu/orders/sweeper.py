@@ -1,7 +1,9 @@
 """The sweeper (every minute): what no request will do by itself.
 
 - Unpaid orders past their deadline expire and give their reservation back, each once (the
-  transaction is conditioned on `pending_payment` and the deadline).
+  transaction is conditioned on `pending_payment` and the deadline). First their provider is
+  asked whether they were paid after all (a missed callback, 掉单): a payment found is applied
+  exactly as its notification would have been, and the order does not expire.
 - Orders paid but not delivered two minutes later are sent to fulfilment again (the webhook's
   request may have been lost with its function; a second request is harmless).
 - Messages in a dead-letter queue are counted into a metric, and operators get one SNS alert
@@ -15,9 +17,13 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from kayisu.alerts.ops import alert_operators
 from kayisu.aws import client
 from kayisu.config import get_settings
+from kayisu.errors import Problem
+from kayisu.orders.payment import check_with_provider
 from kayisu.orders.queue import request_fulfilment
+from kayisu.payments.provider import ProviderError
 from kayisu.store import orders as store
 from kayisu.web import metrics
 
@@ -35,6 +41,8 @@ def expire_due(at: datetime) -> int:
     for order in store.load_orders(due).values():
         if order.status != "pending_payment" or order.expires_at > at:
             continue
+        if _paid_after_all(order):
+            continue
         try:
             store.expire(order, at)
         except store.OrderMoved:
@@ -47,6 +55,15 @@ def expire_due(at: datetime) -> int:
     if expired:
         metrics.add_metric(name="OrdersExpired", unit="Count", value=expired)
     return expired
+
+
+def _paid_after_all(order: store.OrderItem) -> bool:
+    try:
+        _, status = check_with_provider(order)
+    except (ProviderError, Problem) as exc:  # unreachable, or a mismatch held for review: expire as usual
+        logger.warning("could not settle an order with its provider", extra={"order_id": order.order_id, "e": str(exc)})
+        return False
+    return status is not None
 
 
 def requeue_stuck(at: datetime) -> int:
@@ -71,10 +88,9 @@ def check_dead_letters(at: datetime) -> dict[str, int]:
         counts[name] = count
         metrics.add_metric(name=f"DeadLetters{name.title()}", unit="Count", value=count)
         if store.alert_changed(f"DLQ#{name}", count, at) and count > 0:
-            client("sns").publish(
-                TopicArn=settings.alerts_topic_arn,
-                Subject=f"Kayisu {settings.stage}: {count} message(s) in the {name} dead-letter queue",
-                Message=(
+            alert_operators(
+                f"{count} message(s) in the {name} dead-letter queue",
+                (
                     f"The {name} dead-letter queue holds {count} message(s) that failed every retry.\n"
                     f"Fulfilment: paid orders not delivered; ingestion: uploads not finished.\n"
                     "See docs/operations.md (dead letters) for how to inspect and redrive them."

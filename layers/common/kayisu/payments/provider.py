@@ -6,12 +6,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
 class NotificationKind(StrEnum):
     PAID = "paid"
     FAILED = "failed"
+    REFUND = "refund"  # news of a refund: settled, failed, or made at the provider by hand
+    IGNORED = "ignored"  # a genuine event that changes nothing here (acknowledged, not retried)
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,10 @@ class PaymentRequest:
     currency: str
     description: str
     api_base: str  # where this API is reached from the shopper's browser (pay pages)
+    expires_at: datetime | None = None
+    client_ip: str = ""
+    mobile: bool = False  # a phone's browser: WeChat H5 and Alipay WAP instead of QR and page pay
+    return_url: str = ""  # where the shopper lands after paying (the storefront's order page)
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,14 @@ class PaymentNotification:
     amount: int
     currency: str
     transaction_id: str
+    refund_id: str | None = None  # REFUND only
+    refund_status: RefundStatus | None = None  # REFUND only
+
+
+class RefundStatus(StrEnum):
+    SUCCEEDED = "succeeded"
+    PENDING = "pending"  # accepted; the provider's notification settles it
+    FAILED = "failed"  # the money did not go back: an operator must act
 
 
 @dataclass(frozen=True)
@@ -52,6 +67,7 @@ class Refund:
     refund_id: str
     amount: int
     currency: str
+    status: RefundStatus = RefundStatus.SUCCEEDED
 
 
 class PaymentStatus(StrEnum):
@@ -60,12 +76,49 @@ class PaymentStatus(StrEnum):
     UNKNOWN = "unknown"
 
 
+@dataclass(frozen=True)
+class PaymentQuery:
+    """What the provider says of an order's payment; `paid` is built as verified as a
+    notification is, so it takes exactly the webhook's path."""
+
+    status: PaymentStatus
+    paid: PaymentNotification | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a provider expects back from our webhook (WeChat Pay: 204 or `{"code":"FAIL"}`;
+    Alipay: the text `success`)."""
+
+    status: int
+    content_type: str
+    body: str
+
+
 class BadSignature(Exception):
     """The notification is not from the provider (bad, missing or stale signature)."""
 
 
+class ProviderError(Exception):
+    """The provider refused a request or could not be reached; nothing is assumed to have happened."""
+
+    def __init__(self, provider: str, code: str, detail: str, status: int = 0) -> None:
+        super().__init__(f"{provider}: {code}: {detail}")
+        self.provider = provider
+        self.code = code
+        self.detail = detail
+        self.status = status
+
+
+class NotConfigured(ProviderError):
+    """The provider is enabled but its secret lacks a value it needs."""
+
+
 class PaymentProvider(ABC):
     name: str
+    currencies: frozenset[str] | None = None  # what it can take; None for any
+    dedupe_events = False  # remember event ids (Stripe repeats events under the same id)
 
     @abstractmethod
     def create_payment(self, request: PaymentRequest) -> PaymentInstructions: ...
@@ -75,9 +128,19 @@ class PaymentProvider(ABC):
         """Checks the signature over the raw body; raises BadSignature."""
 
     @abstractmethod
-    def refund(self, order_id: str, payment_id: str, amount: int, currency: str, reason: str) -> Refund:
+    def refund(
+        self, order_id: str, payment_id: str, transaction_id: str, amount: int, currency: str, reason: str
+    ) -> Refund:
         """Refunds the order's payment in full. Idempotent per order: a retry returns the same refund."""
 
     @abstractmethod
-    def query_status(self, order_id: str, payment_id: str) -> PaymentStatus:
-        """Asks the provider whether the order was paid (missed callbacks)."""
+    def query_payment(self, order_id: str, payment_id: str) -> PaymentQuery:
+        """Asks the provider whether the order was paid (missed callbacks, 掉单)."""
+
+    def acknowledge(self, status: str) -> Answer | None:
+        """The provider's own success answer; None for our JSON acknowledgement."""
+        return None
+
+    def reject(self, status: int, code: str, detail: str) -> Answer | None:
+        """The provider's own failure answer; None for our problem details."""
+        return None

@@ -1,12 +1,14 @@
-"""Which providers this stage accepts, built once per container with their secrets."""
+"""Which providers this stage accepts, built once per container. A real provider is enabled
+when the template gives it a secret (parameters EnableWechatPay, EnableAlipay, EnableStripe);
+its secret is read through Powertools parameters, cached per container (docs/operations.md)."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from kayisu.aws import client
-from kayisu.config import get_settings
+from kayisu.config import Settings, get_settings
 from kayisu.container import scope
 from kayisu.payments.provider import PaymentProvider
 
@@ -14,9 +16,21 @@ _providers: dict[tuple[str, str], PaymentProvider] = {}
 _lock = threading.Lock()
 
 
+def _secret_arns(settings: Settings) -> dict[str, str]:
+    return {
+        "sandbox": settings.sandbox_secret_arn if settings.enable_sandbox_payments else "",
+        "wechatpay": settings.wechatpay_secret_arn,
+        "alipay": settings.alipay_secret_arn,
+        "stripe": settings.stripe_secret_arn,
+    }
+
+
 def enabled_methods() -> list[str]:
     settings = get_settings()
-    return ["sandbox"] if settings.enable_sandbox_payments else []
+    methods = [name for name, arn in _secret_arns(settings).items() if arn]
+    if settings.enable_sandbox_payments and "sandbox" not in methods:
+        methods.insert(0, "sandbox")
+    return methods
 
 
 class UnknownProvider(Exception):
@@ -30,25 +44,32 @@ def provider(name: str) -> PaymentProvider:
     with _lock:
         slot = (scope(), name)
         if slot not in _providers:
-            _providers[slot] = _build(name)
+            _providers[slot] = _build(name, _secret_arns(get_settings())[name])
         return _providers[slot]
 
 
-def _secret(arn: str) -> Callable[[], str]:
-    """Reads the secret on first use, then keeps it for the container's life."""
-    kept: list[str] = []
+def _json_secret(name: str, arn: str) -> Callable[[], Mapping[str, Any]]:
+    from kayisu.payments.http import load_secret
 
-    def load() -> str:
-        if not kept:
-            kept.append(str(client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]))
-        return kept[0]
-
-    return load
+    return lambda: load_secret(name, arn)
 
 
-def _build(name: str) -> PaymentProvider:
+def _build(name: str, arn: str) -> PaymentProvider:
     if name == "sandbox":
+        from kayisu.payments.http import load_text_secret
         from kayisu.payments.sandbox import SandboxProvider
 
-        return SandboxProvider(_secret(get_settings().sandbox_secret_arn))
+        return SandboxProvider(lambda: load_text_secret("sandbox", arn))
+    if name == "wechatpay":
+        from kayisu.payments.wechatpay import WechatPay
+
+        return WechatPay(_json_secret(name, arn))
+    if name == "alipay":
+        from kayisu.payments.alipay import Alipay
+
+        return Alipay(_json_secret(name, arn))
+    if name == "stripe":
+        from kayisu.payments.stripe import Stripe
+
+        return Stripe(_json_secret(name, arn))
     raise UnknownProvider(name)

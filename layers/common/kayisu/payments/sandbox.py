@@ -19,6 +19,7 @@ from kayisu.payments.provider import (
     PaymentInstructions,
     PaymentNotification,
     PaymentProvider,
+    PaymentQuery,
     PaymentRequest,
     PaymentStatus,
     Refund,
@@ -123,13 +124,15 @@ class SandboxProvider(PaymentProvider):
         except (KeyError, TypeError) as exc:
             raise BadSignature(f"signed event lacks a valid {exc}") from None
 
-    def refund(self, order_id: str, payment_id: str, amount: int, currency: str, reason: str) -> Refund:
+    def refund(
+        self, order_id: str, payment_id: str, transaction_id: str, amount: int, currency: str, reason: str
+    ) -> Refund:
         # Derived from the order, so that a retried refund is the same refund.
         digest = hashlib.sha256(f"sandbox-refund:{order_id}".encode()).hexdigest()[:24]
         return Refund(refund_id=f"sbxrf_{digest}", amount=amount, currency=currency)
 
-    def query_status(self, order_id: str, payment_id: str) -> PaymentStatus:
-        return PaymentStatus.UNKNOWN  # the sandbox keeps no record; its webhook is the only news
+    def query_payment(self, order_id: str, payment_id: str) -> PaymentQuery:
+        return PaymentQuery(PaymentStatus.UNKNOWN, detail="the sandbox keeps no record; its webhook is the only news")
 
     def send_event(
         self, kind: str, payment_id: str, order_id: str, amount: int, currency: str, api_base: str

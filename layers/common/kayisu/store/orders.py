@@ -14,7 +14,7 @@ import json
 import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.attributes import (
@@ -129,6 +129,15 @@ class PaymentItem(MoneyItem, discriminator="payment"):
 class RefundItem(MoneyItem, discriminator="refund"):
     refund_id = UnicodeAttribute()
     reason = UnicodeAttribute()
+    status = UnicodeAttribute(null=True)  # succeeded | pending | failed (RefundStatus); absent: succeeded
+    settled_at = UTCDateTimeAttribute(null=True)  # when the provider's notification confirmed it
+
+
+class EventSeenItem(OrdersItem, discriminator="event_seen"):
+    """A provider event handled to the end, for providers that repeat events under one id."""
+
+    at = UTCDateTimeAttribute()
+    ttl = NumberAttribute()
 
 
 class LimitItem(OrdersItem, discriminator="limit"):
@@ -398,6 +407,12 @@ def flag_for_review(
             raise
 
 
+def mark_for_review(order_id: str, reason: str) -> None:
+    OrderItem(order_pk(order_id), ORDER_SK).update(
+        actions=[OrderItem.review_reason.set(reason)], condition=OrderItem.pk.exists()
+    )
+
+
 def record_unmatched(
     provider: str, transaction_id: str, order_id: str, amount: int, currency: str, at: datetime
 ) -> None:
@@ -536,21 +551,28 @@ def refund_mailed(order_id: str) -> None:
 # -- refunds and expiry
 
 
-def _refund_item(provider: str, refund_id: str, order: OrderItem, reason: str, at: datetime) -> RefundItem:
+def _refund_item(
+    provider: str, refund_id: str, order_id: str, amount: int, currency: str, reason: str, status: str, at: datetime
+) -> RefundItem:
     index_pk, index_sk = money_keys(at, refund_id)
     return RefundItem(
-        f"REFUND#{provider}#{refund_id}",
+        refund_pk(provider, refund_id),
         "REFUND",
         provider=provider,
         refund_id=refund_id,
-        order_id=order.order_id,
-        amount=int(order.amount),
-        currency=order.currency,
+        order_id=order_id,
+        amount=amount,
+        currency=currency,
         reason=reason,
+        status=status,
         at=at,
         gsi1pk=index_pk,
         gsi1sk=index_sk,
     )
+
+
+def refund_pk(provider: str, refund_id: str) -> str:
+    return f"REFUND#{provider}#{refund_id}"
 
 
 @dataclass
@@ -590,7 +612,9 @@ class CardRedeemed(Exception):
     """A card of the order was redeemed: it cannot be voided."""
 
 
-def refund(order: OrderItem, refund_id: str, reason: str, actor: str, plan: RefundPlan, at: datetime) -> None:
+def refund(
+    order: OrderItem, refund_id: str, reason: str, actor: str, plan: RefundPlan, at: datetime, status: str = "succeeded"
+) -> None:
     """`paid | delivered → refunded` with the refund recorded, in one transaction. A delivered
     order's cards go `sold → void` (unless redeemed); a paid order's reservation returns to
     available. OrderMoved if the order left that state meanwhile."""
@@ -598,7 +622,9 @@ def refund(order: OrderItem, refund_id: str, reason: str, actor: str, plan: Refu
     before = str(order.status)
     t.put(
         "refund",
-        _refund_item(str(order.payment_method), refund_id, order, reason, at),
+        _refund_item(
+            str(order.payment_method), refund_id, order.order_id, int(order.amount), order.currency, reason, status, at
+        ),
         condition=RefundItem.pk.does_not_exist(),
     )
     t.put("event", _event(order.order_id, at, before, "refunded", reason, actor))
@@ -646,6 +672,79 @@ def refund(order: OrderItem, refund_id: str, reason: str, actor: str, plan: Refu
         if exc.any("card:"):
             raise CardRedeemed(order.order_id) from None
         raise
+
+
+class RefundUnknown(Exception):
+    """No refund with this id was recorded here."""
+
+
+def settle_refund(provider: str, refund_id: str, status: str, at: datetime) -> RefundItem:
+    """The provider's news of a refund we recorded: its final status. RefundUnknown if we did
+    not record it (made at the provider by hand, or our record is not committed yet)."""
+    item = RefundItem(refund_pk(provider, refund_id), "REFUND")
+    try:
+        item.update(
+            actions=[RefundItem.status.set(status), RefundItem.settled_at.set(at)],
+            condition=RefundItem.pk.exists(),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise RefundUnknown(refund_id) from None
+        raise
+    return item
+
+
+def record_outside_refund(
+    provider: str, refund_id: str, order_id: str, amount: int, currency: str, status: str, at: datetime
+) -> None:
+    """A refund made at the provider, not here (e.g. in its dashboard): recorded once for finance,
+    and the order, if there is one, marked for an operator. The order's state does not change."""
+    note = f"refunded at {provider} outside Kayisu ({refund_id}, {status}): refund it here to void its cards"
+    t = Transaction()
+    t.put(
+        "refund",
+        _refund_item(provider, refund_id, order_id, amount, currency, "refunded at the provider", status, at),
+        condition=RefundItem.pk.does_not_exist(),
+    )
+    if order_id:
+        t.update(
+            "order",
+            OrderItem(order_pk(order_id), ORDER_SK),
+            actions=[OrderItem.review_reason.set(note)],
+            condition=OrderItem.pk.exists(),
+        )
+    try:
+        t.commit()
+    except Cancelled as exc:
+        if "refund" in exc.failed:
+            return  # recorded before
+        if "order" in exc.failed:
+            _refund_item(provider, refund_id, order_id, amount, currency, note, status, at).save(
+                condition=RefundItem.pk.does_not_exist()
+            )
+            return
+        raise
+
+
+def order_of_transaction(provider: str, transaction_id: str) -> str | None:
+    """The order a provider transaction paid (or was recorded against)."""
+    try:
+        return str(PaymentItem.get(f"TXN#{provider}#{transaction_id}", "TXN").order_id)
+    except PaymentItem.DoesNotExist:
+        return None
+
+
+def event_seen(provider: str, event_id: str) -> bool:
+    try:
+        EventSeenItem.get(f"EVENT#{provider}#{event_id}", "EVENT")
+    except EventSeenItem.DoesNotExist:
+        return False
+    return True
+
+
+def remember_event(provider: str, event_id: str, at: datetime) -> None:
+    ttl = int((at + timedelta(days=35)).timestamp())  # Stripe retries an event for up to 3 days
+    EventSeenItem(f"EVENT#{provider}#{event_id}", "EVENT", at=at, ttl=ttl).save()
 
 
 def expire(order: OrderItem, at: datetime) -> None:
