@@ -148,7 +148,7 @@ class Alipay(PaymentProvider):
         biz: dict[str, Any] = {
             "out_trade_no": request.order_id,
             "total_amount": yuan(request.amount),
-            "subject": request.description[:256],
+            "subject": re.sub(r"[/=&]", " ", request.description)[:256],  # Alipay refuses these in a subject
             "product_code": "FAST_INSTANT_TRADE_PAY" if page else "QUICK_WAP_WAY",
         }
         if request.expires_at is not None:

@@ -1,0 +1,10 @@
+"""Local fake payment providers (WeChat Pay API v3, Alipay open platform, Stripe) for tests.
+
+Each fake is a small HTTP server on 127.0.0.1 that acts as the provider: it checks the requests
+our code sends the way the provider does, keeps state, answers like the provider (signed where the
+provider signs) and delivers notifications signed with keys the tests hold.
+"""
+
+from tests.fakes.server import Call, Delivery, FakeServer, Response, deliver
+
+__all__ = ["Call", "Delivery", "FakeServer", "Response", "deliver"]
