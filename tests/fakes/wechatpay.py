@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.x509.oid import NameOID
 
+from tests.fakes.keys import public_pem
 from tests.fakes.server import Call, FakeServer, Response, json_bytes
 
 AUTH_SCHEME = "WECHATPAY2-SHA256-RSA2048"
@@ -64,11 +65,6 @@ REFUND_EVENTS = {
 
 
 # ---------------------------------------------------------------------------- crypto helpers
-
-
-def public_pem(key: rsa.RSAPrivateKey | rsa.RSAPublicKey) -> str:
-    public = key.public_key() if isinstance(key, rsa.RSAPrivateKey) else key
-    return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
 def rsa_sign(key: rsa.RSAPrivateKey, message: str) -> str:

@@ -18,10 +18,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.fakes.alipay import FakeAlipay
+from tests.fakes.keys import new_key, private_pem, public_pem
 from tests.fakes.server import FakeServer, deliver
 from tests.fakes.stripe import FakeStripe
 from tests.fakes.wechatpay import FakeWechatPay
@@ -37,20 +36,6 @@ PROVIDERS = ["wechatpay", "alipay", "stripe"]
 APIV3_KEY = "Kayisu0APIv3Key0For0Tests0000032"
 LOST = "/lost-notifications"  # where a fake sends a notification that must never reach us
 NOT_FOUND = {"ACQ.TRADE_NOT_EXIST", "ORDER_NOT_EXIST", "resource_missing"}  # answers to a query, not refusals
-
-
-def _pem_private(key: rsa.RSAPrivateKey) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-
-
-def _pem_public(key: rsa.RSAPrivateKey) -> str:
-    return (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
 
 
 @dataclass
@@ -76,15 +61,15 @@ class Shop:
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
-    merchant, app = (rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2))
+    merchant, app = (new_key() for _ in range(2))
     wechat = FakeWechatPay(
         mchid="1900000109",
         appid="wx8888888888888888",
         apiv3_key=APIV3_KEY,
         merchant_serial="3775B6A45ACD588826D15E583A95F5DD2C6C4B1A",
-        merchant_public_key_pem=_pem_public(merchant),
+        merchant_public_key_pem=public_pem(merchant),
     )
-    alipay = FakeAlipay(app_id="2021000122600001", seller_id="2088621954870001", app_public_key_pem=_pem_public(app))
+    alipay = FakeAlipay(app_id="2021000122600001", seller_id="2088621954870001", app_public_key_pem=public_pem(app))
     stripe = FakeStripe(secret_key="sk_test_kayisu", webhook_secrets=["whsec_kayisu_current", "whsec_kayisu_old"])
     state_dir = tmp_path_factory.mktemp("kayisu-providers")
     with (
@@ -101,7 +86,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
             "mchid": wechat.mchid,
             "appid": wechat.appid,
             "merchant_serial_no": wechat.merchant_serial,
-            "merchant_private_key": _pem_private(merchant),
+            "merchant_private_key": private_pem(merchant),
             "apiv3_key": APIV3_KEY,
             "platform_public_keys": dict(wechat.platform_public_keys),
             "api_base": wechat.url,
@@ -113,7 +98,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
             {
                 "app_id": alipay.app_id,
                 "seller_id": alipay.seller_id,
-                "app_private_key": _pem_private(app),
+                "app_private_key": private_pem(app),
                 "alipay_public_key": alipay.alipay_public_key_pem,
                 "gateway": alipay.gateway_url,
                 "notify_base": state["api_url"],
@@ -178,7 +163,7 @@ class ActingWechat(Acting):
 
     def forgeries(self, placed: dict[str, Any]) -> dict[str, tuple[dict[str, str], bytes]]:
         trade = placed["payment"]["payment_id"]
-        stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        stranger = new_key()
         note = self.wechat.payment_notification
         return {
             "tampered body": note(trade, tamper=lambda b: b.replace(b'"summary"', b'"Summary"')),
@@ -219,7 +204,7 @@ class ActingAlipay(Acting):
     def forgeries(self, placed: dict[str, Any]) -> dict[str, tuple[dict[str, str], bytes]]:
         self.pay_page(placed)
         trade = placed["order_id"]
-        stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        stranger = new_key()
         note = self.alipay.payment_notification
         return {
             "tampered amount": note(trade, tamper=lambda b: b.replace(b"total_amount=19.90", b"total_amount=0.01")),

@@ -18,7 +18,7 @@ import pytest
 import stripe
 import wechatpayv3.utils as wechat_sdk
 from alipay import AliPay
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -26,27 +26,9 @@ from kayisu.payments import alipay as ali
 from kayisu.payments import stripe as stp
 from kayisu.payments import wechatpay as wx
 from kayisu.payments.provider import BadSignature, NotificationKind, PaymentRequest, ProviderError, RefundStatus
+from tests.fakes.keys import new_key, private_pem, public_pem
 
-
-def _key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def _private_pem(key: rsa.RSAPrivateKey) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-
-
-def _public_pem(key: rsa.RSAPrivateKey) -> str:
-    return (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-
-
-MERCHANT, PLATFORM, OTHER = _key(), _key(), _key()
+MERCHANT, PLATFORM, OTHER = new_key(), new_key(), new_key()
 APIV3_KEY = "0123456789abcdef0123456789ABCDEF"
 PUB_KEY_ID = "PUB_KEY_ID_0114232134912410000000000000"
 CERT_SERIAL = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
@@ -60,9 +42,9 @@ def wechat_secret(**changes: Any) -> dict[str, Any]:
         "mchid": "1900000001",
         "appid": "wxd678efh567hg6787",
         "merchant_serial_no": "444F4864EA9B34415",
-        "merchant_private_key": _private_pem(MERCHANT),
+        "merchant_private_key": private_pem(MERCHANT),
         "apiv3_key": APIV3_KEY,
-        "platform_public_keys": {PUB_KEY_ID: _public_pem(PLATFORM), CERT_SERIAL: _public_pem(OTHER)},
+        "platform_public_keys": {PUB_KEY_ID: public_pem(PLATFORM), CERT_SERIAL: public_pem(OTHER)},
         **changes,
     }
 
@@ -246,15 +228,15 @@ def test_a_secret_without_keys_says_what_is_missing() -> None:
 
 # -------------------------------------------------------------------------------- Alipay
 
-APP, ALIPAY = _key(), _key()
+APP, ALIPAY = new_key(), new_key()
 
 
 def alipay_secret() -> dict[str, Any]:
     return {
         "app_id": "2021000000000001",
         "seller_id": "2088000000000001",
-        "app_private_key": _private_pem(APP),
-        "alipay_public_key": _public_pem(ALIPAY),
+        "app_private_key": private_pem(APP),
+        "alipay_public_key": public_pem(ALIPAY),
         "gateway": "https://openapi.alipay.test/gateway.do",
     }
 
@@ -268,8 +250,8 @@ def alipay_sdk(private: rsa.RSAPrivateKey, public: rsa.RSAPrivateKey) -> AliPay:
     return AliPay(
         appid="2021000000000001",
         app_notify_url=None,
-        app_private_key_string=_private_pem(private),
-        alipay_public_key_string=_public_pem(public),
+        app_private_key_string=private_pem(private),
+        alipay_public_key_string=public_pem(public),
         sign_type="RSA2",
     )
 

@@ -21,36 +21,16 @@ import pytest
 import requests
 import stripe
 from alipay import AliPay
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from wechatpayv3 import WeChatPay, WeChatPayType
 from wechatpayv3 import utils as wechat_sdk
 
 from tests.fakes.alipay import BEIJING, FakeAlipay, beijing_now, notify_sign_content, sign_request
+from tests.fakes.keys import new_key, private_pem, public_pem
 from tests.fakes.server import Call, FakeServer, Response
 from tests.fakes.stripe import FakeStripe, parse_form
 from tests.fakes.wechatpay import FakeWechatPay, merchant_authorization
 
-
-def _key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def _private_pem(key: rsa.RSAPrivateKey) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-
-
-def _public_pem(key: rsa.RSAPrivateKey) -> str:
-    return (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-
-
-MERCHANT, APP, OTHER = _key(), _key(), _key()
+MERCHANT, APP, OTHER = new_key(), new_key(), new_key()
 MCHID, APPID, MERCHANT_SERIAL = "1900000109", "wxd678efh567hg6787", "444F4864EA9B34415A1B2C3D4E5F60718293A4B5"
 APIV3_KEY = "a12d3924fd499edac8a5efc7b1e2c3d4"
 ALIPAY_APP_ID, SELLER_ID = "2021000000000001", "2088102147948060"
@@ -89,7 +69,7 @@ def wx() -> Iterator[FakeWechatPay]:
         appid=APPID,
         apiv3_key=APIV3_KEY,
         merchant_serial=MERCHANT_SERIAL,
-        merchant_public_key_pem=_public_pem(MERCHANT),
+        merchant_public_key_pem=public_pem(MERCHANT),
     )
     with fake:
         yield fake
@@ -99,7 +79,7 @@ def _wx_sdk(fake: FakeWechatPay, notify_url: str, **kwargs: Any) -> Any:
     client = WeChatPay(
         wechatpay_type=WeChatPayType.NATIVE,
         mchid=MCHID,
-        private_key=_private_pem(MERCHANT),
+        private_key=private_pem(MERCHANT),
         cert_serial_no=MERCHANT_SERIAL,
         appid=APPID,
         apiv3_key=APIV3_KEY,
@@ -357,7 +337,7 @@ def test_wechat_platform_certificate_rotation(wx: FakeWechatPay, receiver: Recei
 
 @pytest.fixture(scope="module")
 def ali() -> Iterator[FakeAlipay]:
-    with FakeAlipay(app_id=ALIPAY_APP_ID, seller_id=SELLER_ID, app_public_key_pem=_public_pem(APP)) as fake:
+    with FakeAlipay(app_id=ALIPAY_APP_ID, seller_id=SELLER_ID, app_public_key_pem=public_pem(APP)) as fake:
         yield fake
 
 
@@ -369,7 +349,7 @@ def ali_sdk(ali: FakeAlipay, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
     client = AliPay(
         appid=ALIPAY_APP_ID,
         app_notify_url=receiver.url + "/alipay/notify",
-        app_private_key_string=_private_pem(APP),
+        app_private_key_string=private_pem(APP),
         alipay_public_key_string=ali.alipay_public_key_pem,
         sign_type="RSA2",
     )

@@ -26,6 +26,7 @@ from kayisu.payments.provider import (
     PaymentNotification,
     PaymentProvider,
     PaymentQuery,
+    PaymentStatus,
     ProviderError,
     RefundStatus,
 )
@@ -93,7 +94,11 @@ def check_with_provider(order: store.OrderItem) -> tuple[PaymentQuery, str | Non
     goes through `handle`, exactly the path its notification would have taken. Returns the
     provider's answer and, when a payment was found, the status it led to."""
     assert order.payment_id is not None
-    answer = provider(order.payment_method).query_payment(order.order_id, order.payment_id)
+    try:
+        gateway = provider(str(order.payment_method))
+    except UnknownProvider:  # no longer enabled on this stage: nobody to ask
+        return PaymentQuery(PaymentStatus.UNKNOWN, detail="the provider is not enabled"), None
+    answer = gateway.query_payment(order.order_id, order.payment_id)
     if answer.paid is None:
         return answer, None
     logger.warning("a payment found by asking the provider", extra={"order_id": order.order_id})

@@ -13,7 +13,6 @@ signed redirect URL), refunds, order queries, and notifications verified to the 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -23,7 +22,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
-from kayisu.payments.http import call, private_key, public_key, required, rsa_sign, rsa_verify
+from kayisu.payments.http import Parsed, call, private_key, public_key, required, rsa_sign, rsa_verify
 from kayisu.payments.provider import (
     Answer,
     BadSignature,
@@ -129,15 +128,7 @@ class Alipay(PaymentProvider):
     currencies = frozenset({"CNY"})
 
     def __init__(self, secret: Callable[[], Mapping[str, Any]]) -> None:
-        self._secret = secret
-        self._parsed: tuple[str, App] | None = None
-
-    def app(self) -> App:
-        raw = self._secret()
-        digest = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()
-        if self._parsed is None or self._parsed[0] != digest:
-            self._parsed = (digest, app(raw))
-        return self._parsed[1]
+        self.app = Parsed(secret, app)
 
     def _notify_url(self, a: App, api_base: str) -> str:
         return f"{a.notify_base or api_base}/v1/webhooks/{NAME}"

@@ -4,12 +4,11 @@ Powertools parameters), one HTTPS call with the standard library, RSA signing an
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
-import urllib.error
-import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from kayisu.aws import client
 from kayisu.config import get_settings
@@ -19,6 +18,7 @@ from kayisu.payments.provider import NotConfigured, ProviderError
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
+T = TypeVar("T")
 TIMEOUT_SECONDS = 8  # under the functions' timeouts, with room to record the outcome
 
 
@@ -49,6 +49,21 @@ def _fetch(provider: str, arn: str, transform: str | None) -> Any:
     return _providers[container].get(arn, transform=transform, max_age=get_settings().provider_secrets_max_age)
 
 
+class Parsed(Generic[T]):
+    """A secret parsed (its keys loaded) once per version of it, not on every request."""
+
+    def __init__(self, secret: Callable[[], Mapping[str, Any]], parse: Callable[[Mapping[str, Any]], T]) -> None:
+        self._secret, self._parse = secret, parse
+        self._kept: tuple[str, T] | None = None
+
+    def __call__(self) -> T:
+        raw = self._secret()
+        digest = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()
+        if self._kept is None or self._kept[0] != digest:
+            self._kept = (digest, self._parse(raw))
+        return self._kept[1]
+
+
 def required(provider: str, secret: Mapping[str, Any], *names: str) -> list[str]:
     """The named string values of a secret; NotConfigured naming the first one missing."""
     values = []
@@ -75,6 +90,9 @@ class Reply:
 
 def call(provider: str, method: str, url: str, headers: Mapping[str, str], body: bytes | None = None) -> Reply:
     """One request; any HTTP status comes back as a Reply, a network failure as ProviderError."""
+    import urllib.error  # here, not at import: the sandbox's functions never call out
+    import urllib.request
+
     request = urllib.request.Request(url, data=body, method=method, headers=dict(headers))  # noqa: S310 - configured https base
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310

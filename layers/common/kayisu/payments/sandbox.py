@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from kayisu.payments.http import header
 from kayisu.payments.provider import (
     BadSignature,
     NotificationKind,
@@ -60,20 +61,12 @@ def event_body(kind: str, payment_id: str, order_id: str, amount: int, currency:
     ).encode()
 
 
-def _header(headers: Mapping[str, str], name: str) -> str:
-    lowered = name.lower()
-    for key, value in headers.items():
-        if key.lower() == lowered:
-            return value
-    return ""
-
-
 def verify(secret: str, headers: Mapping[str, str], raw_body: bytes, now: float | None = None) -> dict[str, Any]:
     """The event, if the signature is good and fresh; else BadSignature. Every `v1` is tried
     (secret rotation), each in constant time."""
     timestamp: int | None = None
     candidates: list[str] = []
-    for part in _header(headers, SIGNATURE_HEADER).split(","):
+    for part in header(headers, SIGNATURE_HEADER).split(","):
         key, _, value = part.strip().partition("=")
         if key == "t" and _UNIX_SECONDS.fullmatch(value):
             timestamp = int(value)

@@ -14,7 +14,6 @@ refunds, order queries, and notifications verified to the letter of the v3 spec:
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import re
 import secrets
@@ -25,7 +24,18 @@ from datetime import timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from kayisu.payments.http import Reply, call, header, private_key, public_key, refused, required, rsa_sign, rsa_verify
+from kayisu.payments.http import (
+    Parsed,
+    Reply,
+    call,
+    header,
+    private_key,
+    public_key,
+    refused,
+    required,
+    rsa_sign,
+    rsa_verify,
+)
 from kayisu.payments.provider import (
     Answer,
     BadSignature,
@@ -181,15 +191,7 @@ class WechatPay(PaymentProvider):
     currencies = frozenset({"CNY"})
 
     def __init__(self, secret: Callable[[], Mapping[str, Any]]) -> None:
-        self._secret = secret
-        self._parsed: tuple[str, Merchant] | None = None
-
-    def merchant(self) -> Merchant:
-        raw = self._secret()
-        digest = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()
-        if self._parsed is None or self._parsed[0] != digest:  # parse keys once per secret version
-            self._parsed = (digest, merchant(raw))
-        return self._parsed[1]
+        self.merchant = Parsed(secret, merchant)
 
     def _request(self, m: Merchant, method: str, path: str, body: dict[str, Any] | None = None) -> Reply:
         text = json.dumps(body, ensure_ascii=False, separators=(",", ":")) if body is not None else ""
