@@ -54,7 +54,10 @@ Press Ctrl-C to stop.""",
         flush=True,
     )
     stopped = threading.Event()
+    # Both set explicitly: a shell that starts us in the background makes SIGINT ignored, and
+    # Python then never raises KeyboardInterrupt, so Ctrl-C (or a test's SIGINT) would do nothing.
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
     with contextlib.suppress(KeyboardInterrupt):
         stopped.wait()
     print("Stopping...", flush=True)

@@ -26,6 +26,7 @@ from kayisu.store.orders import (
 )
 
 PAGE = 100  # BatchGetItem's most keys per request
+INDEX_PAGE = 500  # keys per index query: a merge holds one page per shard, so memory stays flat
 
 Key = tuple[str, str]  # (pk, sk)
 __all__ = ["chunks", "load_movements", "load_orders", "movement_keys", "orders_created"]
@@ -56,6 +57,7 @@ def _index_keys(partition: str, start: datetime, end: datetime) -> Iterator[tupl
         "IndexName": "ByCreated",
         # Sort keys are "{time}#{id}": "{end}#…" sorts after "{end}", so BETWEEN excludes the end.
         "KeyConditionExpression": "gsi1pk = :p AND gsi1sk BETWEEN :a AND :b",
+        "Limit": INDEX_PAGE,
         "ExpressionAttributeValues": {
             ":p": {"S": partition},
             ":a": {"S": sort_key_at(start)},
@@ -73,9 +75,12 @@ def _index_keys(partition: str, start: datetime, end: datetime) -> Iterator[tupl
 
 def movement_keys(start: datetime, end: datetime) -> Iterator[Key]:
     """Every payment and refund recorded in [start, end), oldest first (UTC instants)."""
-    partitions = [money_partition(d, s) for d in _days(start, end) for s in range(INDEX_SHARDS)]
-    for _, key in heapq.merge(*(_index_keys(p, start, end) for p in partitions)):
-        yield key
+    # Day by day (days do not overlap in time), so at most one page per shard is held, not one
+    # per shard and day: a month would otherwise hold ~500 pages at once.
+    for day in _days(start, end):
+        partitions = [money_partition(day, shard) for shard in range(INDEX_SHARDS)]
+        for _, key in heapq.merge(*(_index_keys(p, start, end) for p in partitions)):
+            yield key
 
 
 def chunks(items: Iterable[T], size: int = PAGE) -> Iterator[list[T]]:
