@@ -534,6 +534,22 @@ def test_a_missed_callback_is_found_before_the_order_expires_and_on_request(shop
     assert order_detail(shop, unpaid)["status"] == "expired"  # asked too, and not paid
 
 
+def test_a_provider_down_at_expiry_is_asked_once_per_sweep_and_orders_still_expire(shop: Shop) -> None:
+    sku = product(shop)
+    placed = [place(shop, "wechatpay", sku) for _ in range(2)]
+    shop.wechat.fail_next("/v3/pay/transactions/out-trade-no/", 500, {"code": "SYSTEM_ERROR", "message": "系统错误"})
+    later = (datetime.now(UTC) + timedelta(minutes=16)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    run_schedule(shop.state, "SweeperFunction", later)
+    asked = [
+        c
+        for p in placed
+        for c in shop.wechat.calls_to(f"/v3/pay/transactions/out-trade-no/{p['payment']['payment_id']}")
+    ]
+    assert len(asked) <= 1, "after one failure the sweep asked WeChat Pay again"
+    assert [order_detail(shop, p)["status"] for p in placed] == ["expired", "expired"]
+    shop.wechat.calls[:] = [c for c in shop.wechat.calls if c.error != "SYSTEM_ERROR"]  # the one we injected
+
+
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_a_late_payment_without_stock_is_refunded_through_the_provider(shop: Shop, provider: str) -> None:
     sku = product(shop, codes=1)

@@ -18,7 +18,7 @@ _lock = threading.Lock()
 
 def _secret_arns(settings: Settings) -> dict[str, str]:
     return {
-        "sandbox": settings.sandbox_secret_arn if settings.enable_sandbox_payments else "",
+        "sandbox": settings.sandbox_secret_arn,
         "wechatpay": settings.wechatpay_secret_arn,
         "alipay": settings.alipay_secret_arn,
         "stripe": settings.stripe_secret_arn,
@@ -26,11 +26,10 @@ def _secret_arns(settings: Settings) -> dict[str, str]:
 
 
 def enabled_methods() -> list[str]:
+    """The sandbox by its own switch; a real provider when the template gave it a secret."""
     settings = get_settings()
-    methods = [name for name, arn in _secret_arns(settings).items() if arn]
-    if settings.enable_sandbox_payments and "sandbox" not in methods:
-        methods.insert(0, "sandbox")
-    return methods
+    real = [name for name, arn in _secret_arns(settings).items() if arn and name != "sandbox"]
+    return (["sandbox"] if settings.enable_sandbox_payments else []) + real
 
 
 class UnknownProvider(Exception):
