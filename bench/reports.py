@@ -1,11 +1,10 @@
 """Finance exports: a day of 10,000 and one of 100,000 paid orders (one in ten refunded),
 exported in a child process: its peak memory, AWS requests and time (BENCH_ORDERS to change).
 
-Flat memory means the 100,000-order day peaks where the 10,000-order day does, give or take
-the set of transaction ids (~100 bytes per payment). It is not flat yet: the export holds one
-index Query page per partition (32 for a day), and at 100,000 those pages are most of the day's
-keys (query_page_keys_max shows a page's size; docs/benchmarks.md). The export talks HTTP to
-the local stack's emulator (moto) in a third process (bench.reports_emulator), whose index
+Flat memory means the 100,000-order day peaks where the 10,000-order day does: the export holds
+one index Query page (500 keys) per shard of the day being merged, 100 movements and their
+orders, and totals per provider and currency; rows go to temporary files. The export talks HTTP
+to the local stack's emulator (moto) in a third process (bench.reports_emulator), whose index
 queries read one index partition each instead of the whole table (BENCH_PLAIN_MOTO=1: moto as
 it is, over 25 minutes at 100,000). The emulator sets the wall time, not the export: the
 emulator's CPU time is shown beside the exporting process's."""

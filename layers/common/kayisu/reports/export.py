@@ -2,9 +2,9 @@
 
 The CSV is UTF-8 with a BOM (Excel in China then opens Chinese text correctly). It is written
 row by row to a temporary file and uploaded from there, so memory stays flat however many
-orders the period holds; only the totals and the set of transactions seen grow, by provider and
-by payment. The body has no generation time in it: re-running a period rewrites the same bytes
-unless the data changed (the time is in the object's metadata).
+orders the period holds; only the totals grow, by provider and currency. The body has no
+generation time in it: re-running a period rewrites the same bytes unless the data changed (the
+time is in the object's metadata).
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ MISMATCH_HEADER = [
     "detail",
 ]
 SETTLED = {"paid", "delivered", "refunded"}  # an order in one of these took a payment
+PAYING = {"paid", "late"}  # payment outcomes that paid their order
 
 
 def decimal(amount: int, currency: str) -> str:
@@ -95,7 +96,6 @@ class Reconciliation:
     """What a pass over the movements found, besides the rows it wrote."""
 
     totals: dict[tuple[str, str], Totals] = field(default_factory=dict)
-    paid_transactions: set[tuple[str, str]] = field(default_factory=set)  # (provider, transaction id)
     rows: int = 0
     mismatches: int = 0
 
@@ -185,8 +185,6 @@ def _movement_row(
         kind, reference, outcome = "payment", str(m.transaction_id), str(m.outcome)
         totals.payments += 1
         totals.payment_amount += amount
-        if outcome in ("paid", "late"):
-            seen.paid_transactions.add((provider, reference))
         _check_payment(issues, seen, m, order)
     elif isinstance(m, RefundItem):
         kind, reference, outcome = "refund", str(m.refund_id), str(m.reason)
@@ -261,14 +259,18 @@ def _mismatch(
 
 
 def _paid_without_payment(issues: _Writer, seen: Reconciliation, start: datetime, end: datetime) -> None:
-    """Orders this system calls paid in the period whose provider payment is not in it."""
+    """Orders this system calls paid in the period whose provider payment is not in it.
+
+    Each batch of orders looks its payments up by key rather than remembering the period's
+    transactions, so memory does not grow with the number of payments."""
     attributes = ["kind", "order_id", "status", "paid_at", "transaction_id", "payment_method", "amount", "currency"]
     for ids in ledger.chunks(ledger.orders_created(start - PAID_LOOKBACK, end)):
-        orders = ledger.load_orders(ids, attributes)
-        for order in orders.values():
-            if order.paid_at is None or not start <= order.paid_at < end:
-                continue
-            if (str(order.payment_method), str(order.transaction_id)) in seen.paid_transactions:
+        paid = [o for o in ledger.load_orders(ids, attributes).values() if o.paid_at and start <= o.paid_at < end]
+        references = [(str(o.payment_method), str(o.transaction_id)) for o in paid if o.transaction_id]
+        payments = ledger.load_payments(references)
+        for order in paid:
+            payment = payments.get((str(order.payment_method), str(order.transaction_id)))
+            if payment is not None and payment.outcome in PAYING and start <= payment.at < end:
                 continue
             seen.mismatches += 1
             issues.row(

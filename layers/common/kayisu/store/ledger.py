@@ -19,9 +19,11 @@ from kayisu.store.orders import (
     INDEX_SHARDS,
     MoneyItem,
     OrdersItem,
+    PaymentItem,
     created_partition,
     load_orders,
     money_partition,
+    payment_key,
     sort_key_at,
 )
 
@@ -29,7 +31,7 @@ PAGE = 100  # BatchGetItem's most keys per request
 INDEX_PAGE = 500  # keys per index query: a merge holds one page per shard, so memory stays flat
 
 Key = tuple[str, str]  # (pk, sk)
-__all__ = ["chunks", "load_movements", "load_orders", "movement_keys", "orders_created"]
+__all__ = ["chunks", "load_movements", "load_orders", "load_payments", "movement_keys", "orders_created"]
 T = TypeVar("T")
 
 
@@ -96,6 +98,17 @@ def load_movements(keys: list[Key]) -> list[MoneyItem]:
         if isinstance(item, MoneyItem):
             found[(str(item.pk), str(item.sk))] = item
     return [found[k] for k in keys if k in found]
+
+
+def load_payments(references: Iterable[tuple[str, str]]) -> dict[tuple[str, str], PaymentItem]:
+    """The recorded payments of (provider, transaction id) pairs, 100 per BatchGetItem."""
+    keys = [payment_key(provider, txn) for provider, txn in dict.fromkeys(references)]
+    attributes = ["kind", "provider", "transaction_id", "outcome", "at"]
+    found: dict[tuple[str, str], PaymentItem] = {}
+    for chunk in chunks(keys):
+        for item in PaymentItem.batch_get(chunk, attributes_to_get=attributes):
+            found[(str(item.provider), str(item.transaction_id))] = item
+    return found
 
 
 def orders_created(start: datetime, end: datetime) -> Iterator[str]:

@@ -294,13 +294,17 @@ class NotPayable(Exception):
     """The order was not in the state (or for the amount) this payment needs."""
 
 
+def payment_key(provider: str, transaction_id: str) -> tuple[str, str]:
+    """A provider transaction's item key: one item per transaction is what makes it pay once."""
+    return f"TXN#{provider}#{transaction_id}", "TXN"
+
+
 def _payment_item(
     provider: str, transaction_id: str, order_id: str, amount: int, currency: str, outcome: str, at: datetime
 ) -> PaymentItem:
     index_pk, index_sk = money_keys(at, transaction_id)
     return PaymentItem(
-        f"TXN#{provider}#{transaction_id}",
-        "TXN",
+        *payment_key(provider, transaction_id),
         provider=provider,
         transaction_id=transaction_id,
         order_id=order_id,
@@ -371,7 +375,7 @@ def record_payment(
         t.commit()
     except Cancelled as exc:
         if "payment" in exc.failed:
-            existing = PaymentItem.get(f"TXN#{provider}#{transaction_id}", "TXN", consistent_read=True)
+            existing = PaymentItem.get(*payment_key(provider, transaction_id), consistent_read=True)
             raise AlreadyRecorded(str(existing.order_id), str(existing.outcome)) from None
         raise NotPayable(order_id) from None
 
@@ -729,7 +733,7 @@ def record_outside_refund(
 def order_of_transaction(provider: str, transaction_id: str) -> str | None:
     """The order a provider transaction paid (or was recorded against)."""
     try:
-        return str(PaymentItem.get(f"TXN#{provider}#{transaction_id}", "TXN").order_id)
+        return str(PaymentItem.get(*payment_key(provider, transaction_id)).order_id)
     except PaymentItem.DoesNotExist:
         return None
 
