@@ -18,7 +18,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def evaluate_record(record: SQSRecord) -> str:
-    return stock.evaluate(stock.skus_in([record.raw_event])[0], now())
+    return stock.evaluate(stock.sku_of(record.body), now())
 
 
 @metrics.log_metrics

@@ -99,3 +99,51 @@ def test_an_out_of_stock_product_alerts_too(stack: dict[str, Any], public: Api, 
     fired = alerts(stack, new_sku, expect=1)
     assert len(fired) == 1
     assert "out of stock" in fired[0]["subject"]
+
+
+def test_a_restock_then_a_fall_alerts_again_without_the_scheduled_check(
+    stack: dict[str, Any], public: Api, operator: Api, new_sku: str
+) -> None:
+    product(operator, new_sku, cards=5, threshold=2)
+    order(public, new_sku, quantity=3)  # 2 left: crossed
+    assert len(alerts(stack, new_sku, expect=1)) == 1
+    upload_batch(operator, new_sku, "more.txt", "\n".join(new_codes(4)))  # 6 left: above, nobody re-armed it
+    order(public, new_sku, quantity=4)  # 2 left: crossed again
+    assert len(alerts(stack, new_sku, expect=2)) == 2
+    # The scheduled check finds it low and already told: no third alert.
+    assert run_schedule(stack, "StockAlertFunction")["result"]["outcomes"][new_sku] == "quiet"
+    time.sleep(1)
+    assert len(alerts(stack, new_sku)) == 2
+
+
+def test_concurrent_crossings_after_a_restock_alert_once_more(
+    stack: dict[str, Any], public: Api, operator: Api, new_sku: str
+) -> None:
+    product(operator, new_sku, cards=12, threshold=6)
+    order(public, new_sku, quantity=5)
+    order(public, new_sku, quantity=1)  # 6 left: crossed
+    assert len(alerts(stack, new_sku, expect=1)) == 1
+    upload_batch(operator, new_sku, "more.txt", "\n".join(new_codes(10)))  # 16
+    with ThreadPoolExecutor(10) as pool:
+        placed = list(pool.map(lambda _: order(public, new_sku).status_code, range(10)))
+    # 6 left: crossed again, reported by one order, by several, or (stale counts) by none.
+    assert placed == [201] * 10
+    assert stock(operator, new_sku)["available"] == 6
+    time.sleep(2)
+    run_schedule(stack, "StockAlertFunction")  # the first order saw 16 and re-armed it: this catches any miss
+    assert len(alerts(stack, new_sku, expect=2)) == 2
+    time.sleep(1)
+    run_schedule(stack, "StockAlertFunction")
+    assert len(alerts(stack, new_sku)) == 2
+
+
+def test_a_product_that_never_had_cards_does_not_alert(
+    stack: dict[str, Any], public: Api, operator: Api, new_sku: str
+) -> None:
+    product(operator, new_sku, cards=0, threshold=2)
+    assert run_schedule(stack, "StockAlertFunction")["result"]["outcomes"][new_sku] == "never_stocked"
+    upload_batch(operator, new_sku, "first.txt", "\n".join(new_codes(4)))
+    order(public, new_sku, quantity=2)  # 2 left: the first fall
+    fired = alerts(stack, new_sku, expect=1)
+    assert len(fired) == 1
+    assert "low on stock" in fired[0]["subject"]

@@ -2,16 +2,18 @@
 `alert_threshold`, again only after it rose above and fell again.
 
 Available stock falls when checkout reserves it, so checkout reports the reservation that
-crossed the threshold (one message, only for that order) and the alert goes out within seconds;
-a scheduled check every 5 minutes evaluates every SKU, catching anything missed, re-arming
-restocked SKUs and keeping the sales snapshots that the alert's "sold in 24 hours" reads.
+crossed the threshold (one message, only for that order) and the alert goes out within seconds.
+The first order after a restock sees stock above the threshold and re-arms a fired alert
+(whatever uploaded the cards). A scheduled check every 5 minutes evaluates every SKU, catching
+anything missed (orders crossing at the same moment each see a stale count, and none may claim
+the crossing), re-arming restocked SKUs and keeping the sales snapshots that the alert's "sold
+in 24 hours" reads. A product that never had a card does not alert.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import Any
 
 from aws_lambda_powertools import Logger
 
@@ -33,11 +35,20 @@ def report_crossing(sku: str) -> None:
     client("sqs").send_message(QueueUrl=get_settings().stock_events_queue_url, MessageBody=json.dumps({"sku": sku}))
 
 
+def seen_above(sku: str, disarmed_after: int | None) -> None:
+    """Checkout saw stock above the threshold: a disarmed alert is armed again (one write per
+    restock; the orders after it see it armed)."""
+    if disarmed_after is not None:
+        store.rearm(sku, disarmed_after)
+
+
 def evaluate(sku: str, at: datetime) -> str:
-    """fired | rearmed | armed | quiet | unknown"""
+    """fired | rearmed | armed | quiet | never_stocked | unknown"""
     entry = catalog_store.load_product(sku)
     if entry is None:
         return "unknown"
+    if entry.stock.imported == 0:
+        return "never_stocked"  # a new product has not fallen anywhere: its first upload is on its way
     available = entry.stock.available
     threshold = int(entry.product.alert_threshold)
     if available <= threshold:
@@ -46,7 +57,9 @@ def evaluate(sku: str, at: datetime) -> str:
         _send(entry, at)
         metrics.add_metric(name="LowStockAlerts", unit="Count", value=1)
         return "fired"
-    return "rearmed" if store.rearm(sku) else "armed"
+    if entry.alert_disarmed_after is not None and store.rearm(sku, entry.alert_disarmed_after):
+        return "rearmed"
+    return "armed"
 
 
 def check_all(at: datetime) -> dict[str, str]:
@@ -104,5 +117,6 @@ def _rate(sku: str, sold_now: int, available: int, at: datetime) -> tuple[int | 
     return sold, f"about {available / (sold / hours):.1f} hours at the recent rate"
 
 
-def skus_in(records: list[dict[str, Any]]) -> list[str]:
-    return sorted({json.loads(r["body"])["sku"] for r in records})
+def sku_of(message: str) -> str:
+    """The SKU of a stock-event message (report_crossing's)."""
+    return str(json.loads(message)["sku"])

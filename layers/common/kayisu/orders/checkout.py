@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from aws_lambda_powertools import Logger
 
-from kayisu.alerts.stock import crossed, report_crossing
+from kayisu.alerts.stock import crossed, report_crossing, seen_above
 from kayisu.catalog.service import unknown_sku
 from kayisu.clock import now
 from kayisu.config import get_settings
@@ -87,6 +87,9 @@ def place(
         product = entry.product
         if data.quantity > int(product.max_per_order):
             raise validation_error([FieldError("quantity", f"at most {int(product.max_per_order)} per order")])
+        before, threshold = sum(entry.shards.values()), int(product.alert_threshold)
+        if before > threshold:
+            seen_above(data.sku, entry.alert_disarmed_after)  # restocked since the alert fired: arm it again
         reservation = choose_shards(entry.shards, data.quantity)
         if reservation is None:
             if idempotency_key:
@@ -159,8 +162,7 @@ def place(
         except store.LimitReached:
             raise rate_limited() from None
         metrics.add_metric(name="OrdersCreated", unit="Count", value=1)
-        before = sum(entry.shards.values())
-        if crossed(before, before - data.quantity, int(product.alert_threshold)):
+        if crossed(before, before - data.quantity, threshold):
             report_crossing(data.sku)  # this reservation took the SKU to its alert threshold
         return as_order(item, token=token), True
     # Stock was there each time but others kept taking it first: not out of stock, just busy.

@@ -1,8 +1,11 @@
 """Alert state and sales snapshots.
 
-- `PRODUCT#{sku}` / `ALERT` in the catalog table: whether the SKU's low-stock alert is armed.
-  Firing is a conditional write from armed to fired, so however many events report the same
-  crossing, one alert goes out; re-arming is the write back, once stock rose above the threshold.
+- `PRODUCT#{sku}` / `ALERT` in the catalog table (`AlertItem`): whether the SKU's low-stock
+  alert is armed, and how many times it fired. Firing is a conditional write from armed to
+  fired, so however many events report the same crossing, one alert goes out. Re-arming is the
+  write back by whoever sees stock above the threshold after the n-th firing (checkout or the
+  scheduled check), on condition that it is still the n-th: a re-arm that arrives after stock
+  fell and fired again must not arm it a second time for the same fall.
 - `SOLD#{sku}` / `{time}` in the orders table (TTL two days): the SKU's sold count, written by the
   scheduled check every 5 minutes, so that "sold in the last 24 hours" is one Query, not a walk
   over a day of orders.
@@ -12,20 +15,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pynamodb.attributes import BooleanAttribute, NumberAttribute, UTCDateTimeAttribute
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.attributes import NumberAttribute, UTCDateTimeAttribute
+from pynamodb.exceptions import UpdateError
 
-from kayisu.store.catalog import CatalogItem, product_pk
+from kayisu.store.catalog import AlertItem, product_pk
 from kayisu.store.orders import OrdersItem
 
 ALERT_SK = "ALERT"
 SNAPSHOT_DAYS = 2
-
-
-class AlertItem(CatalogItem, discriminator="alert"):
-    armed = BooleanAttribute(default=True)
-    fired_at = UTCDateTimeAttribute(null=True)
-    available_then = NumberAttribute(null=True)
 
 
 class SoldSnapshotItem(OrdersItem, discriminator="sold"):
@@ -40,22 +37,31 @@ def _iso(at: datetime) -> str:
 
 def fire(sku: str, available: int, at: datetime) -> bool:
     """True for the one caller that moves the SKU's alert from armed to fired."""
-    item = AlertItem(product_pk(sku), ALERT_SK, armed=False, fired_at=at, available_then=available)
     try:
-        item.save(condition=AlertItem.pk.does_not_exist() | (AlertItem.armed == True))  # noqa: E712 - a DynamoDB condition
-    except PutError as exc:
+        AlertItem(product_pk(sku), ALERT_SK).update(
+            actions=[
+                AlertItem.kind.set(AlertItem),  # the item may not exist yet
+                AlertItem.armed.set(False),
+                AlertItem.fired_at.set(at),
+                AlertItem.available_then.set(available),
+                AlertItem.fired.add(1),
+            ],
+            condition=AlertItem.pk.does_not_exist() | (AlertItem.armed == True),  # noqa: E712 - a DynamoDB condition
+        )
+    except UpdateError as exc:
         if exc.cause_response_code == "ConditionalCheckFailedException":
             return False
         raise
     return True
 
 
-def rearm(sku: str) -> bool:
-    """True if the alert was fired and is armed again now."""
+def rearm(sku: str, disarmed_after: int) -> bool:
+    """True if the alert, disarmed after its `disarmed_after`-th firing, is armed again now."""
+    fired = (AlertItem.fired == disarmed_after) if disarmed_after else AlertItem.fired.does_not_exist()
     try:
         AlertItem(product_pk(sku), ALERT_SK).update(
             actions=[AlertItem.armed.set(True)],
-            condition=AlertItem.armed == False,  # noqa: E712
+            condition=(AlertItem.armed == False) & fired,  # noqa: E712
         )
     except UpdateError as exc:
         if exc.cause_response_code == "ConditionalCheckFailedException":

@@ -1,6 +1,7 @@
 """The catalog table: a product item and its stock shards share one partition.
 
-pk = PRODUCT#{sku}; sk = PRODUCT for the product, STOCK#{nn} for each stock shard. Stock is
+pk = PRODUCT#{sku}; sk = PRODUCT for the product, STOCK#{nn} for each stock shard, ALERT for its
+low-stock alert (kayisu.store.alerts). Stock is
 split into shards so that one SKU's reservations spread over several items (DynamoDB gives
 one item about 1,000 writes/s); a product's availability is the sum of its shards, read with
 one Query. See docs/architecture.md.
@@ -12,7 +13,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.attributes import DiscriminatorAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    DiscriminatorAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.models import Model
 
@@ -51,6 +58,20 @@ class StockShardItem(CatalogItem, discriminator="stock"):
     sold = NumberAttribute(default=0)
     void = NumberAttribute(default=0)
     redeemed = NumberAttribute(default=0)
+
+
+class AlertItem(CatalogItem, discriminator="alert"):
+    """Whether the SKU's low-stock alert is armed, and how many times it has fired (so that
+    re-arming names the firing it follows: kayisu.store.alerts)."""
+
+    armed = BooleanAttribute(default=True)
+    fired_at = UTCDateTimeAttribute(null=True)
+    available_then = NumberAttribute(null=True)
+    fired = NumberAttribute(null=True)
+
+    def disarmed_after(self) -> int | None:
+        """How many times it fired, if it is disarmed; None if armed."""
+        return None if self.armed else int(self.fired or 0)
 
 
 def product_pk(sku: str) -> str:
@@ -99,6 +120,7 @@ class StockCounts:
 class ProductWithStock:
     product: ProductItem
     stock: StockCounts
+    alert_disarmed_after: int | None = None  # the firings of a disarmed low-stock alert; None: armed
 
 
 class SkuExists(Exception):
@@ -132,33 +154,41 @@ def change_product(sku: str, fields: dict[str, Any]) -> None:
 
 
 def load_product(sku: str) -> ProductWithStock | None:
-    """The product and its summed stock, with one strongly consistent Query."""
+    """The product, its summed stock and its alert's state, with one strongly consistent Query."""
     product: ProductItem | None = None
     stock = StockCounts()
+    disarmed_after: int | None = None
     for item in CatalogItem.query(product_pk(sku), consistent_read=True):
         if isinstance(item, ProductItem):
             product = item
         elif isinstance(item, StockShardItem):
             stock = stock + StockCounts.of(item)
-    return ProductWithStock(product, stock) if product is not None else None
+        elif isinstance(item, AlertItem):
+            disarmed_after = item.disarmed_after()
+    return ProductWithStock(product, stock, disarmed_after) if product is not None else None
 
 
 @dataclass(frozen=True)
 class ProductWithShards:
     product: ProductItem
     shards: dict[int, int]  # available per shard
+    alert_disarmed_after: int | None = None  # the firings of a disarmed low-stock alert; None: armed
 
 
 def load_shards(sku: str) -> ProductWithShards | None:
-    """The product and what each of its stock shards has available, with one consistent Query."""
+    """The product, what each of its stock shards has available and its alert's state, with one
+    consistent Query."""
     product: ProductItem | None = None
     shards: dict[int, int] = {}
+    disarmed_after: int | None = None
     for item in CatalogItem.query(product_pk(sku), consistent_read=True):
         if isinstance(item, ProductItem):
             product = item
         elif isinstance(item, StockShardItem):
             shards[int(item.sk.removeprefix("STOCK#"))] = int(item.available)
-    return ProductWithShards(product, shards) if product is not None else None
+        elif isinstance(item, AlertItem):
+            disarmed_after = item.disarmed_after()
+    return ProductWithShards(product, shards, disarmed_after) if product is not None else None
 
 
 def scan_products() -> Iterator[ProductWithStock]:
