@@ -245,6 +245,20 @@ def test_amount_or_currency_mismatch_is_held_for_review_never_delivered(
         detail = operator.get(f"/v1/admin/orders/{placed['order_id']}").json()
         assert detail["review_reason"]
         assert detail["status"] == "pending_payment"
+        # Paying in full afterwards (the sandbox page's Pay) is recorded and acknowledged, but the
+        # order stays held: never paid, never delivered.
+        for _ in range(2):
+            full = pay(stack, placed, transaction_id=f"txn-full-{placed['order_id']}")
+            assert full.status_code == 200, full.text
+            assert full.json()["status"] == "held_for_review"
+        detail = operator.get(f"/v1/admin/orders/{placed['order_id']}").json()
+        assert detail["status"] == "pending_payment"
+        assert "paid in full" in detail["review_reason"]
+    time.sleep(1)  # fulfilment would have had time
+    for placed in (short, wrong_currency):
+        seen = read(public, placed).json()
+        assert seen["status"] == "pending_payment"
+        assert "cards" not in seen or not seen["cards"]
     assert stock(operator, new_sku)["sold"] == 0
 
 

@@ -115,6 +115,7 @@ def test_an_order_at_235959_and_one_at_000000_shanghai_land_in_different_days(
     assert [r["order_id"] for r in on_15th["movement"]] == [early["order_id"]]
     row = on_14th["movement"][0]
     assert row["time"] == "2026-03-14 23:59:59"  # in the business time zone
+    assert row["time_utc"] == "2026-03-14T15:59:59Z"
     assert (row["type"], row["sku"], row["quantity"], row["amount"], row["amount_decimal"]) == (
         "payment",
         new_sku,
@@ -128,7 +129,8 @@ def test_an_order_at_235959_and_one_at_000000_shanghai_land_in_different_days(
         "delivered",
         "paid",
     )
-    assert row["provider_reference"].startswith("txn_")
+    assert row["transaction_id"].startswith("txn_")
+    assert row["refund_id"] == ""
     for report in (on_14th, on_15th):
         assert [(t["provider"], t["payments"], t["payment_amount"], t["net_amount"]) for t in report["total"]] == [
             ("sandbox", "1", "1990", "1990"),
@@ -166,7 +168,11 @@ def test_refunds_and_the_net_per_provider(
         ]
     )
     refund_row = next(r for r in report["movement"] if r["type"] == "refund")
-    assert refund_row["provider_reference"]
+    refunded_payment = next(
+        r for r in report["movement"] if r["type"] == "payment" and r["order_id"] == refunded["order_id"]
+    )
+    assert refund_row["refund_id"]
+    assert refund_row["transaction_id"] == refunded_payment["transaction_id"]  # the payment it paid back
     assert refund_row["outcome"] == "operator: customer changed mind"
     assert report["total"][0] == {
         "section": "total",
@@ -199,7 +205,7 @@ def test_an_empty_day_has_headers_and_zero_totals(stack: dict[str, Any], finance
             "net_amount": "0",
         }
     ]
-    assert raw.decode("utf-8-sig").splitlines()[0].startswith("section,type,time,order_id,sku")
+    assert raw.decode("utf-8-sig").splitlines()[0].startswith("section,type,time,time_utc,order_id,sku")
 
 
 def test_mismatches_unmatched_and_differing_payments_and_a_lost_payment_record(
@@ -213,9 +219,10 @@ def test_mismatches_unmatched_and_differing_payments_and_a_lost_payment_record(
     for _ in range(2):  # a provider repeats; it is recorded once
         answer = notify(stack, body)
         assert (answer.status_code, answer.json()["code"]) == (404, "UNKNOWN_ORDER")
-    # Paid the wrong amount: held for review, never delivered.
+    # Paid the wrong amount: held for review, never delivered; then paid in full, still held.
     short: dict[str, Any] = order(public, new_sku).json()
     assert pay(stack, short, amount=700).status_code == 409
+    assert pay(stack, short).json()["status"] == "held_for_review"
     # A paid order whose provider payment record has gone.
     lost = paid_order(stack, public, new_sku)
     for placed in (ghost, short, lost):
@@ -231,12 +238,14 @@ def test_mismatches_unmatched_and_differing_payments_and_a_lost_payment_record(
     assert found == {
         ("payment_without_order", ghost["order_id"]),
         ("amount_differs", short["order_id"]),
+        ("payment_without_paid_order", short["order_id"]),
         ("paid_order_without_payment", lost["order_id"]),
     }
     differs = next(m for m in report["mismatch"] if m["kind"] == "amount_differs")
     assert (differs["expected_amount"], differs["actual_amount"]) == ("800", "700")
-    # The money that did arrive is in the totals: the ghost's 800 and the short 700.
-    assert report["total"][-1]["payment_amount"] == "1500"
+    assert differs["transaction_id"].startswith("txn_")
+    # The money that did arrive is in the totals: the ghost's 800, the short 700 and the full 800.
+    assert report["total"][-1]["payment_amount"] == "2300"
 
 
 def test_rerunning_a_period_rewrites_the_same_file(

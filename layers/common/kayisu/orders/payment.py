@@ -35,6 +35,7 @@ from kayisu.store import orders as store
 from kayisu.web import json_response, metrics
 
 logger = Logger()
+HELD = "held_for_review"  # a payment for an order held after a mismatch: recorded, not applied
 
 
 def receive(provider_name: str, headers: Mapping[str, str], raw_body: bytes) -> Response[str]:
@@ -156,6 +157,8 @@ def apply_payment(provider_name: str, n: PaymentNotification) -> str:
             raise unknown_order() from None  # a repeat: still no such order
         if seen.outcome == "duplicate":
             return "duplicate"  # a repeat of a second payment: already held for review
+        if seen.outcome == "held":
+            return HELD  # a repeat of a payment for a held order
         status = "paid"  # a repeat: make sure fulfilment was requested, change nothing else
     except store.NotPayable:
         status = _not_payable(provider_name, n)
@@ -187,6 +190,22 @@ def _not_payable(provider_name: str, n: PaymentNotification) -> str:
         logger.warning("payment does not match the order; held for review")
         metrics.add_metric(name="PaymentMismatch", unit="Count", value=1)
         raise amount_mismatch()
+    if order.held:
+        # Paid in full after a mismatch: the order stays held, never delivered; both payments
+        # are recorded for the operator who reviews it.
+        store.flag_for_review(
+            n.order_id,
+            provider_name,
+            n.transaction_id,
+            n.amount,
+            n.currency,
+            f"{order.review_reason}; then paid in full ({n.transaction_id}): refund what the shopper paid",
+            now(),
+            outcome="held",
+        )
+        logger.warning("a payment for an order held for review; recorded, not applied")
+        metrics.add_metric(name="PaymentWhileHeld", unit="Count", value=1)
+        return HELD
     if order.status == "expired":
         try:
             store.record_payment(

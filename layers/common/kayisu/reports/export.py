@@ -37,7 +37,8 @@ PROGRESS_EVERY = 10_000
 MOVEMENT_HEADER = [
     "section",
     "type",
-    "time",
+    "time",  # the business time zone, as Excel reads dates
+    "time_utc",  # RFC 3339, as the API writes times
     "order_id",
     "sku",
     "quantity",
@@ -45,7 +46,8 @@ MOVEMENT_HEADER = [
     "amount_decimal",
     "currency",
     "provider",
-    "provider_reference",
+    "transaction_id",  # the provider's payment transaction (for a refund: the payment refunded)
+    "refund_id",
     "order_status",
     "outcome",
 ]
@@ -64,7 +66,8 @@ MISMATCH_HEADER = [
     "kind",
     "order_id",
     "provider",
-    "provider_reference",
+    "transaction_id",
+    "refund_id",
     "expected_amount",
     "actual_amount",
     "currency",
@@ -182,12 +185,13 @@ def _movement_row(
     totals = seen.totals.setdefault((provider, currency), Totals())
     status = str(order.status) if order else ""
     if isinstance(m, PaymentItem):
-        kind, reference, outcome = "payment", str(m.transaction_id), str(m.outcome)
+        kind, transaction, refund, outcome = "payment", str(m.transaction_id), "", str(m.outcome)
         totals.payments += 1
         totals.payment_amount += amount
         _check_payment(issues, seen, m, order)
     elif isinstance(m, RefundItem):
-        kind, reference, outcome = "refund", str(m.refund_id), str(m.reason)
+        kind, refund, outcome = "refund", str(m.refund_id), str(m.reason)
+        transaction = str(order.transaction_id or "") if order else ""
         totals.refunds += 1
         totals.refund_amount += amount
         if order is None or order.status != "refunded":
@@ -197,7 +201,7 @@ def _movement_row(
                 "refund_without_refunded_order",
                 m,
                 order,
-                reference,
+                (transaction, refund),
                 f"order status {status or 'missing'}",
             )
     else:
@@ -207,6 +211,7 @@ def _movement_row(
             "movement",
             kind,
             m.at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
+            rfc3339(m.at),
             m.order_id,
             order.sku if order else "",
             int(order.quantity) if order else "",
@@ -214,7 +219,8 @@ def _movement_row(
             decimal(amount, currency),
             currency,
             provider,
-            reference,
+            transaction,
+            refund,
             status,
             outcome,
         ]
@@ -222,14 +228,14 @@ def _movement_row(
 
 
 def _check_payment(issues: _Writer, seen: Reconciliation, p: PaymentItem, order: OrderItem | None) -> None:
-    reference, outcome = str(p.transaction_id), str(p.outcome)
+    reference, outcome = (str(p.transaction_id), ""), str(p.outcome)
     if order is None:
         _mismatch(issues, seen, "payment_without_order", p, None, reference, "no such order here")
     elif outcome == "mismatch" or int(order.amount) != int(p.amount) or order.currency != p.currency:
         _mismatch(issues, seen, "amount_differs", p, order, reference, str(order.review_reason or "held for review"))
     elif outcome == "duplicate":
         _mismatch(issues, seen, "duplicate_payment", p, order, reference, "second payment: refund it")
-    elif order.status not in SETTLED or order.transaction_id != reference:
+    elif order.status not in SETTLED or order.transaction_id != p.transaction_id:
         _mismatch(issues, seen, "payment_without_paid_order", p, order, reference, f"order status {order.status}")
 
 
@@ -239,9 +245,10 @@ def _mismatch(
     kind: str,
     m: MoneyItem,
     order: OrderItem | None,
-    reference: str,
+    reference: tuple[str, str],
     detail: str,
 ) -> None:
+    """`reference`: (provider transaction id, refund id)."""
     seen.mismatches += 1
     issues.row(
         [
@@ -249,7 +256,7 @@ def _mismatch(
             kind,
             m.order_id,
             m.provider,
-            reference,
+            *reference,
             int(order.amount) if order else "",
             int(m.amount),
             m.currency,
@@ -280,6 +287,7 @@ def _paid_without_payment(issues: _Writer, seen: Reconciliation, start: datetime
                     order.order_id,
                     order.payment_method,
                     order.transaction_id or "",
+                    "",
                     int(order.amount),
                     "",
                     order.currency,

@@ -71,6 +71,7 @@ class OrderItem(OrdersItem, discriminator="order"):
     refund_id = UnicodeAttribute(null=True)
     refund_reason = UnicodeAttribute(null=True)
     review_reason = UnicodeAttribute(null=True)
+    held = BooleanAttribute(null=True)  # a payment did not match it: never paid nor delivered (CONTRACT §2)
     late = BooleanAttribute(default=False)  # paid after it had expired
     created_at = UTCDateTimeAttribute()
     expires_at = UTCDateTimeAttribute()
@@ -123,7 +124,8 @@ class PaymentItem(MoneyItem, discriminator="payment"):
     """A provider transaction: its key makes one transaction pay one order once (promise 5)."""
 
     transaction_id = UnicodeAttribute()
-    outcome = UnicodeAttribute()  # paid | late | mismatch | duplicate | unmatched (no such order)
+    # paid | late | mismatch | held (its order was held after a mismatch) | duplicate | unmatched (no such order)
+    outcome = UnicodeAttribute()
 
 
 class RefundItem(MoneyItem, discriminator="refund"):
@@ -339,7 +341,7 @@ def record_payment(
 ) -> None:
     """`from_status → paid` for exactly this amount, currency and provider, and the provider
     transaction recorded, in one transaction. AlreadyRecorded if the transaction id was seen;
-    NotPayable if the order is missing, in another state, or for another amount."""
+    NotPayable if the order is missing, in another state, for another amount, or held."""
     t = Transaction()
     outcome = "paid" if from_status == "pending_payment" else "late"
     t.put(
@@ -366,6 +368,7 @@ def record_payment(
         OrderItem(order_pk(order_id), ORDER_SK),
         actions=actions,
         condition=(OrderItem.status == from_status)
+        & OrderItem.held.does_not_exist()
         & (OrderItem.amount == amount)
         & (OrderItem.currency == currency)
         & (OrderItem.payment_method == provider)
@@ -390,20 +393,19 @@ def flag_for_review(
     at: datetime,
     outcome: str = "mismatch",
 ) -> None:
-    """Money arrived that this order cannot take (a mismatch, or a second payment): record it,
-    and mark the order for an operator. The order's state does not change."""
+    """Money arrived that this order cannot take (a mismatch, a payment while held, or a second
+    payment): record it, and mark the order for an operator. The order's state does not change,
+    and after a mismatch it is held: no later payment pays it."""
     t = Transaction()
     t.put(
         "payment",
         _payment_item(provider, transaction_id, order_id, amount, currency, outcome, at),
         condition=PaymentItem.pk.does_not_exist(),
     )
-    t.update(
-        "order",
-        OrderItem(order_pk(order_id), ORDER_SK),
-        actions=[OrderItem.review_reason.set(reason)],
-        condition=OrderItem.pk.exists(),
-    )
+    actions: list[Action] = [OrderItem.review_reason.set(reason)]
+    if outcome == "mismatch":
+        actions.append(OrderItem.held.set(True))
+    t.update("order", OrderItem(order_pk(order_id), ORDER_SK), actions=actions, condition=OrderItem.pk.exists())
     try:
         t.commit()
     except Cancelled as exc:
