@@ -39,11 +39,15 @@ PLACE_ATTEMPTS = 8
 MAX_TOKENS = 20  # access tokens one order holds: its own, repeats', the delivery mail's
 
 
-def _order_id(idempotency_key: str | None, email: str) -> str:
-    # A key is the shopper's own: scoped by their address, so two shoppers who both send
-    # "1" get two orders, and knowing a key alone finds nobody's order.
-    scoped = f"idempotency:{email.lower()}:{idempotency_key}"
-    raw = hashlib.sha256(scoped.encode()).digest() if idempotency_key else secrets.token_bytes(20)
+def _order_id(idempotency_key: str | None) -> str:
+    # One order per key, whoever sends it (CONTRACT §1: the same key with another body, another
+    # email included, is 422). A repeat gets a token only with the whole body the same, so the
+    # key alone opens nobody's order.
+    raw = (
+        hashlib.sha256(f"idempotency:{idempotency_key}".encode()).digest()
+        if idempotency_key
+        else secrets.token_bytes(20)
+    )
     return "ord_" + base64.b32encode(raw[:20]).decode().lower().rstrip("=")[:32]
 
 
@@ -76,7 +80,7 @@ def place(
         methods = ", ".join(enabled_methods()) or "none"
         raise validation_error([FieldError("payment_method", f"is not an enabled payment method ({methods})")])
     gateway = provider(data.payment_method)
-    order_id = _order_id(idempotency_key, data.email)
+    order_id = _order_id(idempotency_key)
     digest = _request_digest(data) if idempotency_key else None
     instructions: PaymentInstructions | None = None
     asked: tuple[int, str] | None = None  # the amount and currency the payment was created for
