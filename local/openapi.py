@@ -4,11 +4,14 @@ its own routes; this merges them and marks the routes behind the JWT authorizer.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
+from kayisu.web import PROBLEM_JSON, ProblemDocument
 from local.functions import Function
 
 SECURITY_SCHEME = "operatorJwt"
+PROBLEM = "ProblemDocument"
 PARTNER_SCHEME = "PartnerSignature"
 
 
@@ -59,10 +62,56 @@ def build_openapi(functions: dict[str, Function], server_url: str) -> dict[str, 
         part = json.loads(app.get_openapi_json_schema(title="part", version="0"))
         for path, ops in part.get("paths", {}).items():
             for method, op in ops.items():
+                responses = op.setdefault("responses", {})
                 if (method, path) in protected:
                     op["security"] = [{SECURITY_SCHEME: []}]
+                    _problems(responses, {401: "UNAUTHORIZED", 403: "FORBIDDEN"})
                 elif path.startswith("/v1/partner/"):  # public to API Gateway, signed for the function
                     op["security"] = [{PARTNER_SCHEME: []}]
+                    _problems(responses, {401: "BAD_SIGNATURE", 429: "TOO_MANY_ATTEMPTS"})
+                # Powertools documents its own 422 shape; every error here is problem+json.
+                responses["422"] = _problem(_codes(responses.get("422"), "VALIDATION_ERROR"))
             doc["paths"].setdefault(path, {}).update(ops)
         doc["components"]["schemas"].update(part.get("components", {}).get("schemas", {}))
+    schemas = doc["components"]["schemas"]
+    problem = ProblemDocument.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(problem.pop("$defs", {}))
+    schemas[PROBLEM] = problem
+    used = _referenced(doc["paths"], schemas)  # Powertools' own error shapes no longer are
+    doc["components"]["schemas"] = {name: schema for name, schema in schemas.items() if name in used}
     return doc
+
+
+def _referenced(paths: dict[str, Any], schemas: dict[str, Any]) -> set[str]:
+    """The schemas the paths use, directly or through other schemas."""
+    found: set[str] = set()
+    todo = _refs(paths)
+    while todo:
+        name = todo.pop()
+        if name not in found:
+            found.add(name)
+            todo |= _refs(schemas.get(name, {}))
+    return found
+
+
+def _refs(node: Any) -> set[str]:
+    return set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(node)))
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": {"$ref": f"#/components/schemas/{PROBLEM}"}}},
+    }
+
+
+def _codes(response: dict[str, Any] | None, always: str) -> str:
+    """The codes a route documented for a status (its 422s besides VALIDATION_ERROR)."""
+    described = str((response or {}).get("description", ""))
+    codes = [always] + [c for c in described.replace("`", "").split(" or ") if c.isupper() and c != always]
+    return " or ".join(f"`{c}`" for c in codes)
+
+
+def _problems(responses: dict[str, Any], codes: dict[int, str]) -> None:
+    for status, code in codes.items():
+        responses.setdefault(str(status), _problem(f"`{code}`"))

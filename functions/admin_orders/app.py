@@ -6,7 +6,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from kayisu.orders import admin
 from kayisu.orders.schemas import AdminOrderDetail, AdminOrderList, PaymentCheck, RefundRequest
-from kayisu.web import OPERATORS, OPERATORS_OR_FINANCE, caller, create_app, lambda_handler
+from kayisu.web import OPERATORS, OPERATORS_OR_FINANCE, caller, create_app, documented, lambda_handler
 
 app = create_app()
 
@@ -22,12 +22,24 @@ def list_orders(
     return admin.list_orders(status, from_, to, cursor, limit)
 
 
-@app.get("/v1/admin/orders/<order_id>", middlewares=[OPERATORS_OR_FINANCE], summary="One order", tags=["admin"])
+@app.get(
+    "/v1/admin/orders/<order_id>",
+    middlewares=[OPERATORS_OR_FINANCE],
+    summary="One order",
+    tags=["admin"],
+    responses=documented(UNKNOWN_ORDER=404),
+)
 def get_order(order_id: str) -> AdminOrderDetail:
     return admin.detail(order_id)
 
 
-@app.post("/v1/admin/orders/<order_id>/refund", middlewares=[OPERATORS], summary="Refund an order", tags=["admin"])
+@app.post(
+    "/v1/admin/orders/<order_id>/refund",
+    middlewares=[OPERATORS],
+    summary="Refund an order",
+    tags=["admin"],
+    responses=documented(UNKNOWN_ORDER=404, NOT_REFUNDABLE=409, CARD_REDEEMED=409, PAYMENT_UNAVAILABLE=503),
+)
 def refund_order(order_id: str, data: Annotated[RefundRequest, Body()]) -> AdminOrderDetail:
     return admin.refund(order_id, data.reason, caller(app.current_event.raw_event))
 
@@ -37,6 +49,7 @@ def refund_order(order_id: str, data: Annotated[RefundRequest, Body()]) -> Admin
     middlewares=[OPERATORS],
     summary="Ask the provider whether the order was paid (a missed callback); apply a payment found",
     tags=["admin"],
+    responses=documented(UNKNOWN_ORDER=404, AMOUNT_MISMATCH=409, PAYMENT_UNAVAILABLE=503),
 )
 def check_payment(order_id: str) -> PaymentCheck:
     return admin.check_payment(order_id)

@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from kayisu.partners import admin
 from kayisu.partners.schemas import Partner, PartnerCreate, PartnerCreated, PartnerList, PartnerUpdate, SecretRotation
-from kayisu.web import OPERATORS, create_app, json_response, lambda_handler
+from kayisu.web import OPERATORS, create_app, documented, json_response, lambda_handler
 
 app = create_app()
 
@@ -17,9 +17,7 @@ app = create_app()
     middlewares=[OPERATORS],
     summary="Issue a partner (its secret is shown this once)",
     tags=["admin"],
-    responses={
-        201: {"description": "created", "content": {"application/json": {"schema": PartnerCreated.model_json_schema()}}}
-    },
+    responses=documented(201, PartnerCreated, "Created"),
 )
 def create_partner(data: Annotated[PartnerCreate, Body()]) -> Response[str]:
     return json_response(admin.create(data), status=201)
@@ -30,7 +28,13 @@ def list_partners() -> PartnerList:
     return admin.list_all()
 
 
-@app.get("/v1/admin/partners/<partner_id>", middlewares=[OPERATORS], summary="One partner", tags=["admin"])
+@app.get(
+    "/v1/admin/partners/<partner_id>",
+    middlewares=[OPERATORS],
+    summary="One partner",
+    tags=["admin"],
+    responses=documented(UNKNOWN_PARTNER=404),
+)
 def get_partner(partner_id: str) -> Partner:
     return admin.get(partner_id)
 
@@ -40,6 +44,7 @@ def get_partner(partner_id: str) -> Partner:
     middlewares=[OPERATORS],
     summary="Rename, change the scope, disable or enable",
     tags=["admin"],
+    responses=documented(UNKNOWN_PARTNER=404),
 )
 def update_partner(partner_id: str, data: Annotated[PartnerUpdate, Body()]) -> Partner:
     return admin.update(partner_id, data)
@@ -50,6 +55,7 @@ def update_partner(partner_id: str, data: Annotated[PartnerUpdate, Body()]) -> P
     middlewares=[OPERATORS],
     summary="Rotate the secret (the old one works for grace_seconds)",
     tags=["admin"],
+    responses=documented(UNKNOWN_PARTNER=404),
 )
 def rotate_secret(partner_id: str, data: Annotated[SecretRotation | None, Body()] = None) -> PartnerCreated:
     return admin.rotate(partner_id, data or SecretRotation())

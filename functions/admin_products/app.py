@@ -6,17 +6,29 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from kayisu.catalog import service
 from kayisu.catalog.schemas import AdminProduct, AdminProductList, ProductCreate, ProductUpdate
-from kayisu.web import OPERATORS, create_app, json_response, lambda_handler
+from kayisu.web import OPERATORS, create_app, documented, json_response, lambda_handler
 
 app = create_app()
 
 
-@app.post("/v1/admin/products", middlewares=[OPERATORS], summary="Create a product", tags=["admin"])
+@app.post(
+    "/v1/admin/products",
+    middlewares=[OPERATORS],
+    summary="Create a product",
+    tags=["admin"],
+    responses=documented(201, AdminProduct, "Created", SKU_EXISTS=409),
+)
 def create_product(data: Annotated[ProductCreate, Body()]):  # type: ignore[no-untyped-def]
     return json_response(service.create_product(data), 201)
 
 
-@app.put("/v1/admin/products/<sku>", middlewares=[OPERATORS], summary="Change a product", tags=["admin"])
+@app.put(
+    "/v1/admin/products/<sku>",
+    middlewares=[OPERATORS],
+    summary="Change a product",
+    tags=["admin"],
+    responses=documented(UNKNOWN_SKU=404),
+)
 def update_product(sku: str, change: Annotated[ProductUpdate, Body()]) -> AdminProduct:
     return service.update_product(sku, change)
 

@@ -6,7 +6,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from kayisu.reports import library
 from kayisu.reports.periods import ReportKind
-from kayisu.web import OPERATORS_OR_FINANCE, create_app, lambda_handler
+from kayisu.web import OPERATORS_OR_FINANCE, create_app, documented, lambda_handler
 
 app = create_app()
 
@@ -22,7 +22,13 @@ def list_reports(
     return library.list_reports(kind, cursor, limit)
 
 
-@app.get("/v1/admin/reports/<report_id>", middlewares=[OPERATORS_OR_FINANCE], summary="One export", tags=["admin"])
+@app.get(
+    "/v1/admin/reports/<report_id>",
+    middlewares=[OPERATORS_OR_FINANCE],
+    summary="One export",
+    tags=["admin"],
+    responses=documented(UNKNOWN_REPORT=404),
+)
 def get_report(report_id: str) -> library.Report:
     return library.get_report(report_id)
 

@@ -2,7 +2,7 @@
 
 from kayisu.catalog import service
 from kayisu.catalog.schemas import Product, ProductList
-from kayisu.web import create_app, lambda_handler
+from kayisu.web import create_app, documented, lambda_handler
 
 app = create_app()
 
@@ -12,7 +12,7 @@ def list_products() -> ProductList:
     return ProductList(items=service.list_active_products())
 
 
-@app.get("/v1/products/<sku>", summary="One product", tags=["shopper"])
+@app.get("/v1/products/<sku>", summary="One product", tags=["shopper"], responses=documented(UNKNOWN_SKU=404))
 def get_product(sku: str) -> Product:
     return service.get_active_product(sku)
 

@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 
 from kayisu.orders import checkout
 from kayisu.orders.schemas import Order, OrderCreate
-from kayisu.web import create_app, json_response, lambda_handler, on_phone, public_base, source_ip
+from kayisu.web import create_app, documented, json_response, lambda_handler, on_phone, public_base, source_ip
 
 app = create_app()
 
@@ -16,7 +16,23 @@ app = create_app()
     "/v1/orders",
     summary="Create an order and reserve its stock",
     tags=["shopper"],
-    responses={201: {"description": "Created", "content": {"application/json": {"schema": Order.model_json_schema()}}}},
+    responses={
+        **documented(
+            201,
+            Order,
+            "Created",
+            UNKNOWN_SKU=404,
+            OUT_OF_STOCK=409,
+            IDEMPOTENCY_KEY_REUSED=422,
+            RATE_LIMITED=429,
+            PAYMENT_UNAVAILABLE=503,
+            TRY_AGAIN=503,
+        ),
+        200: {
+            "description": "An Idempotency-Key repeat: the same order",
+            "content": {"application/json": {"model": Order}},
+        },
+    },
 )
 def create_order(
     data: Annotated[OrderCreate, Body()],
@@ -30,7 +46,12 @@ def create_order(
     return json_response(order.public(), 201 if created else 200)
 
 
-@app.get("/v1/orders/<order_id>", summary="An order (with its codes once delivered)", tags=["shopper"])
+@app.get(
+    "/v1/orders/<order_id>",
+    summary="An order (with its codes once delivered)",
+    tags=["shopper"],
+    responses=documented(200, Order, UNKNOWN_ORDER=404),
+)
 def get_order(
     order_id: str,
     authorization: Annotated[str | None, Header(alias="Authorization", description="Bearer <access_token>")] = None,

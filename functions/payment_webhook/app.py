@@ -4,7 +4,7 @@ from aws_lambda_powertools.event_handler import Response
 
 from kayisu.orders import payment
 from kayisu.orders.schemas import WebhookAck
-from kayisu.web import create_app, lambda_handler
+from kayisu.web import create_app, documented, lambda_handler
 
 app = create_app()
 
@@ -17,7 +17,16 @@ app = create_app()
         'WeChat Pay gets 204 or `{"code":"FAIL","message":…}`; Alipay gets the text `success` or `fail`.'
     ),
     tags=["payments"],
-    responses={200: {"description": "Recorded", "content": {"application/json": {"model": WebhookAck}}}},
+    responses=documented(
+        200,
+        WebhookAck,
+        "Recorded (each provider gets the answer its own spec expects: docs/api.md)",
+        BAD_SIGNATURE=400,
+        UNKNOWN_ORDER=404,
+        AMOUNT_MISMATCH=409,
+        DUPLICATE_TRANSACTION=409,
+        TRY_AGAIN=503,
+    ),
 )
 def notify(provider: str) -> Response[str]:
     event = app.current_event

@@ -9,7 +9,7 @@ from kayisu.partners import redemption
 from kayisu.partners.auth import authenticate
 from kayisu.partners.schemas import Redemption, RedemptionRequest, Verification, VerificationRequest
 from kayisu.store.partners import PartnerItem
-from kayisu.web import create_app, json_response, lambda_handler
+from kayisu.web import create_app, documented, json_response, lambda_handler
 
 app = create_app()
 
@@ -19,7 +19,12 @@ def partner() -> PartnerItem:
     return found
 
 
-@app.post("/v1/partner/verifications", summary="Is this code redeemable?", tags=["partner"])
+@app.post(
+    "/v1/partner/verifications",
+    summary="Is this code redeemable?",
+    tags=["partner"],
+    responses=documented(INVALID_CODE=404),
+)
 def verify(data: Annotated[VerificationRequest, Body()]) -> Verification:
     return redemption.verify(partner(), data.code)
 
@@ -28,14 +33,30 @@ def verify(data: Annotated[VerificationRequest, Body()]) -> Verification:
     "/v1/partner/redemptions",
     summary="Redeem a code (once; retry with the same reference)",
     tags=["partner"],
-    responses={201: {"description": "redeemed now"}, 200: {"description": "a retry: the first result"}},
+    responses={
+        **documented(
+            201,
+            Redemption,
+            "Redeemed now",
+            INVALID_CODE=404,
+            ALREADY_REDEEMED=409,
+            REFERENCE_REUSED=409,
+            CODE_VOID=409,
+        ),
+        200: {"description": "A retry: the first result", "content": {"application/json": {"model": Redemption}}},
+    },
 )
 def redeem(data: Annotated[RedemptionRequest, Body()]) -> Response[str]:
     made, new = redemption.redeem(partner(), data.code, data.reference)
     return json_response(made, status=201 if new else 200)
 
 
-@app.get("/v1/partner/redemptions/<redemption_id>", summary="One of your redemptions", tags=["partner"])
+@app.get(
+    "/v1/partner/redemptions/<redemption_id>",
+    summary="One of your redemptions",
+    tags=["partner"],
+    responses=documented(UNKNOWN_REDEMPTION=404),
+)
 def get_redemption(redemption_id: str) -> Redemption:
     return redemption.get(partner(), redemption_id)
 

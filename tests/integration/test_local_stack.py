@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import http.client
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -110,7 +112,27 @@ def test_openapi_covers_every_route_of_the_template(public: Api) -> None:
                 else None
             )
             assert op.get("security") == expected, path
+            errors = {status: r for status, r in op["responses"].items() if int(status) >= 400}
+            for status, response in errors.items():  # CONTRACT §0: every error is problem+json
+                assert list(response["content"]) == ["application/problem+json"], (method, path, status)
+            if expected:
+                assert {"401", "422"} <= set(errors), (method, path)
     assert {"operatorJwt", "PartnerSignature"} <= set(doc["components"]["securitySchemes"])
+    # The contract's status codes (§1, §3, §4), and the error codes clients branch on.
+    created = {("post", "/v1/orders"), ("post", "/v1/admin/products"), ("post", "/v1/admin/batches")}
+    created |= {("post", "/v1/admin/partners"), ("post", "/v1/partner/redemptions")}
+    for method, path in created:
+        assert "201" in doc["paths"][path][method]["responses"], (method, path)
+    order = doc["paths"]["/v1/orders"]["post"]["responses"]
+    assert "200" in order  # an Idempotency-Key repeat
+    assert "OUT_OF_STOCK" in order["409"]["description"]
+    assert "IDEMPOTENCY_KEY_REUSED" in order["422"]["description"]
+    assert "AMOUNT_MISMATCH" in doc["paths"]["/v1/webhooks/{provider}"]["post"]["responses"]["409"]["description"]
+    assert "FORBIDDEN" in doc["paths"]["/v1/admin/products"]["post"]["responses"]["403"]["description"]
+    # Every reference resolves, and nothing unused is listed.
+    text = json.dumps(doc)
+    referenced = set(re.findall(r'"#/components/schemas/([^"]+)"', text))
+    assert referenced == set(doc["components"]["schemas"])
 
 
 def test_docs_and_storefront_are_served(public: Api) -> None:

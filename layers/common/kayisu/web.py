@@ -241,3 +241,42 @@ def caller(event: dict[str, Any]) -> str:
     authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
     claims = (authorizer.get("jwt") or {}).get("claims") or {}
     return str(claims.get("email") or claims.get("cognito:username") or claims.get("sub") or "operator")
+
+
+# --- what the OpenAPI document says a route answers (local/openapi.py adds 401/403 and 422)
+
+
+class FieldErrorDocument(BaseModel):
+    field: str
+    message: str
+
+
+class ProblemDocument(BaseModel):
+    """Every error's body: RFC 9457 problem details with our stable `code`."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[FieldErrorDocument] | None = None
+
+
+def documented(
+    ok: int = 200, model: type[BaseModel] | None = None, description: str = "OK", **errors: int
+) -> dict[int, Any]:
+    """A route's `responses`: its success (with `model`, for routes that build their Response
+    themselves) and its errors by `code=status`, e.g. `documented(201, Order, UNKNOWN_SKU=404)`."""
+    success: dict[str, Any] = {"description": description}
+    if model is not None:
+        success["content"] = {"application/json": {"model": model}}
+    out: dict[int, Any] = {ok: success}
+    by_status: dict[int, list[str]] = {}
+    for code, status in errors.items():
+        by_status.setdefault(status, []).append(code)
+    for status, codes in sorted(by_status.items()):
+        out[status] = {
+            "description": " or ".join(f"`{c}`" for c in codes),
+            "content": {PROBLEM_JSON: {"model": ProblemDocument}},
+        }
+    return out
