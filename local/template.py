@@ -76,13 +76,20 @@ def load_template(path: Path) -> dict[str, Any]:
 
 
 def parse_overrides(text: str) -> dict[str, str]:
-    """`KAYISU_PARAMETERS="A=1 B=two"`, the way `sam deploy --parameter-overrides` takes them."""
+    """`KAYISU_PARAMETERS="A=1 B=two"`, the way `sam deploy --parameter-overrides` takes them,
+    also in its long form `ParameterKey=A,ParameterValue=1`."""
     out: dict[str, str] = {}
     for token in shlex.split(text or ""):
+        if token.startswith("ParameterKey="):
+            key, sep, value = token.removeprefix("ParameterKey=").partition(",ParameterValue=")
+            if not sep:
+                raise ValueError(f"parameter override {token!r} is not ParameterKey=Name,ParameterValue=Value")
+            out[key] = value
+            continue
         if "=" not in token:
             raise ValueError(f"parameter override {token!r} is not Name=Value")
         name, value = token.split("=", 1)
-        out[name.removeprefix("ParameterKey=")] = value
+        out[name] = value
     return out
 
 

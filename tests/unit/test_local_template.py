@@ -19,8 +19,15 @@ def test_overrides_parse_like_sam_parameter_overrides() -> None:
         "OrderTtlMinutes": "5",
         "AlertEmail": "ops@example.com",
     }
+    # SAM's long form, mixed with the short one.
+    assert parse_overrides("ParameterKey=OrderTtlMinutes,ParameterValue=5 Stage=test") == {
+        "OrderTtlMinutes": "5",
+        "Stage": "test",
+    }
     with pytest.raises(ValueError, match="Name=Value"):
         parse_overrides("oops")
+    with pytest.raises(ValueError, match="ParameterValue"):
+        parse_overrides("ParameterKey=OrderTtlMinutes")
 
 
 def test_parameters_take_defaults_and_overrides() -> None:
