@@ -49,7 +49,7 @@ def test_download_a_finance_report_with_the_cli(stack: dict[str, Any], tmp_path:
     assert got.returncode == 0, got.stderr
     saved = tmp_path / "daily-2024-02-02.csv"
     assert got.stdout.strip().endswith("daily-2024-02-02.csv")
-    assert saved.read_bytes().startswith(b"\xef\xbb\xbfsection,type,time,order_id")
+    assert saved.read_bytes().startswith(b"\xef\xbb\xbfsection,type,time,time_utc,order_id")
     missing = kayisu(stack, tmp_path, "report", "download", "--period", "1999-01-01")
     assert missing.returncode == 1
     assert "REPORT_NOT_FOUND" in missing.stderr
