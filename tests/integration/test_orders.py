@@ -265,6 +265,31 @@ def test_amount_or_currency_mismatch_is_held_for_review_never_delivered(
     assert stock(operator, new_sku)["sold"] == 0
 
 
+def test_a_mismatch_racing_a_full_payment_never_delivers_a_held_order(
+    stack: dict[str, Any], public: Api, operator: Api, new_sku: str
+) -> None:
+    stocked_product(operator, new_sku, new_codes(6))
+    placed = [order(public, new_sku).json() for _ in range(6)]
+    bodies = [webhook_body(p, amount=p["amount"] - 1) for p in placed] + [webhook_body(p) for p in placed]
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(lambda b: notify(stack, b).status_code, bodies))
+    assert answers[:6] == [409] * 6  # every mismatch is one, whoever came first
+    assert all(a == 200 for a in answers[6:])  # the full payment: applied, or recorded as held
+    time.sleep(2)  # fulfilment would have had time
+    delivered = 0
+    for p in placed:
+        detail = operator.get(f"/v1/admin/orders/{p['order_id']}").json()
+        assert detail["review_reason"]  # the odd money is always there for an operator
+        if detail["status"] == "delivered":  # the full payment came first: the mismatch came after
+            delivered += 1
+        else:  # the mismatch came first: held, never paid, never delivered
+            assert detail["status"] == "pending_payment", detail
+            assert "cards" not in read(public, p).json() or not read(public, p).json()["cards"]
+    level = stock(operator, new_sku)
+    assert level["sold"] == delivered
+    assert balanced(level)
+
+
 def test_one_provider_transaction_pays_one_order(
     stack: dict[str, Any], public: Api, operator: Api, new_sku: str
 ) -> None:

@@ -401,6 +401,7 @@ def test_forged_notifications_change_nothing(shop: Shop, provider: str) -> None:
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_amount_or_currency_mismatch_is_held_never_delivered(shop: Shop, provider: str) -> None:
+    held: list[dict[str, Any]] = []
     for kind in ("amount", "currency"):
         placed = place(shop, provider, product(shop))
         headers, body = acting(shop, provider).mismatches(placed)[kind]
@@ -409,6 +410,18 @@ def test_amount_or_currency_mismatch_is_held_never_delivered(shop: Shop, provide
         detail = order_detail(shop, placed)
         assert detail["status"] == "pending_payment", kind
         assert detail["review_reason"], kind
+        held.append(placed)
+    # The shopper then pays in full at the provider: recorded for review, never delivered, and
+    # the sweeper (which asks the provider) still expires the orders instead of taking them as paid.
+    for placed in held:
+        status, _ = acting(shop, provider).pay(placed)
+        assert status < 300 or status == 409, status  # held (acknowledged), or the mismatch's own transaction
+    later = (datetime.now(UTC) + timedelta(minutes=16)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    run_schedule(shop.state, "SweeperFunction", later)
+    for placed in held:
+        detail = order_detail(shop, placed)
+        assert detail["status"] == "expired", detail
+        assert not detail.get("delivered_at")
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

@@ -70,7 +70,8 @@ def _paid_after_all(order: store.OrderItem, unreachable: set[str]) -> bool:
     except Problem as exc:  # e.g. a mismatch, held for review: the order expires as usual
         logger.warning("a payment found could not be applied", extra={"order_id": order.order_id, "e": str(exc)})
         return False
-    return status is not None
+    # Only a payment that paid it spares the order; one recorded for a held order does not.
+    return status == "paid"
 
 
 def requeue_stuck(at: datetime) -> int:
