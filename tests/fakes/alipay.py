@@ -635,6 +635,26 @@ class FakeAlipay(FakeServer):
             raise ValueError(f"trade {out_trade_no} has no notify_url")
         return self.deliver(url, headers, body)
 
+    def refund_in_dashboard(self, out_trade_no: str) -> None:
+        """The seller refunds a paid trade in full from the Alipay merchant site, not through the
+        API: the trade is TRADE_CLOSED (keeping its payment date), and no notification is sent."""
+        with self._lock:
+            trade = self.trades[out_trade_no]
+            if trade.state != "TRADE_SUCCESS":
+                raise RuntimeError(f"trade {out_trade_no} is not paid and cannot be refunded")
+            request_no = f"dashboard-{len(trade.refunds)}"
+            trade.refunds[request_no] = {
+                "out_request_no": request_no,
+                "amount": trade.amount - trade.refunded,
+                "refund_amount": fen_to_yuan(trade.amount - trade.refunded),
+                "refund_reason": "",
+                "gmt_refund_pay": beijing_now(),
+                "gmt_refund": datetime.now(BEIJING).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+            }
+            trade.refunded = trade.amount
+            trade.state = "TRADE_CLOSED"
+            trade.gmt_close = beijing_now()
+
     def notify_refund(
         self, out_trade_no: str, out_request_no: str, *, deliver_to: str | None = None
     ) -> tuple[int, bytes]:

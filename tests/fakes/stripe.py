@@ -266,7 +266,7 @@ class FakeStripe(FakeServer):
             case "GET", ["v1", "checkout", "sessions"]:
                 return self._json(200, self._list_sessions(params))
             case "GET", ["v1", "checkout", "sessions", session_id]:
-                return self._json(200, self._session(session_id))
+                return self._json(200, self._expanded(self._session(session_id), params.get("expand", [])))
             case "POST", ["v1", "checkout", "sessions", session_id, "expire"]:
                 return self._json(200, self._expire(session_id))
             case "POST", ["v1", "refunds"]:
@@ -296,6 +296,46 @@ class FakeStripe(FakeServer):
                 f"No such checkout.session: '{session_id}'", code="resource_missing", param="session", status=404
             )
         return session
+
+    def _charge(self, intent: dict[str, Any]) -> dict[str, Any]:
+        """The intent's latest charge as Stripe shows it (the fake keeps refunds on the intent)."""
+        return {
+            "id": intent["latest_charge"],
+            "object": "charge",
+            "amount": intent["amount"],
+            "amount_captured": intent["amount_received"],
+            "amount_refunded": intent["amount_refunded"],
+            "captured": True,
+            "currency": intent["currency"],
+            "paid": True,
+            "payment_intent": intent["id"],
+            "refunded": intent["amount_refunded"] >= intent["amount_received"],
+            "status": "succeeded",
+        }
+
+    def _expanded(self, session: dict[str, Any], expand: Any) -> dict[str, Any]:
+        """`expand[]=payment_intent` and `expand[]=payment_intent.latest_charge`, as Stripe
+        expands them (an id becomes the object); any other path is refused as Stripe does."""
+        paths = expand if isinstance(expand, list) else [expand]
+        out: dict[str, Any] = json.loads(json.dumps(session))
+        for path in paths:
+            if path not in ("payment_intent", "payment_intent.latest_charge"):
+                raise _invalid(f"This property cannot be expanded ({path}).", param="expand")
+            intent_id = session.get("payment_intent")
+            if not isinstance(intent_id, str):
+                continue  # nothing to expand: Stripe leaves null as null
+            intent = json.loads(json.dumps(self.payment_intents[intent_id]))
+            if path == "payment_intent.latest_charge":
+                intent["latest_charge"] = self._charge(self.payment_intents[intent_id])
+            out["payment_intent"] = intent
+        return out
+
+    def refund_in_dashboard(self, session_id: str) -> str:
+        """The account owner refunds a paid session's payment in full from the Dashboard (no
+        event is delivered here); returns the refund id. The session still says `paid`."""
+        with self._lock:
+            intent = self.sessions[session_id]["payment_intent"]
+            return str(self._create_refund({"payment_intent": intent})["id"])
 
     def _create_session(self, params: dict[str, Any]) -> dict[str, Any]:
         for name in params:

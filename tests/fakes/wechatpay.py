@@ -723,6 +723,16 @@ class FakeWechatPay(FakeServer):
             url = deliver_to or trade.notify_url
         return self.deliver(url, headers, body)
 
+    def refund_in_dashboard(self, out_trade_no: str) -> None:
+        """The merchant refunds a paid trade in full from the merchant platform (商户平台), not
+        through the API: the trade turns REFUND, and no notification is sent."""
+        with self._lock:
+            trade = self.trades[out_trade_no]
+            if trade.state not in ("SUCCESS", "REFUND"):
+                raise RuntimeError(f"trade {out_trade_no} is not paid and cannot be refunded")
+            trade.refunded = trade.amount
+            trade.state = "REFUND"
+
     def settle_refund(
         self, out_refund_no: str, status: str = "SUCCESS", *, deliver_to: str | None = None, **knobs: Unpack[SignKnobs]
     ) -> tuple[int, bytes]:

@@ -85,6 +85,7 @@ def main() -> None:
     state = become_a_function(sys.argv[1])
     from botocore.client import BaseClient
 
+    from kayisu.buyers.identity import email_identity
     from kayisu.clock import now
     from kayisu.crypto import code_digester
     from kayisu.errors import Problem
@@ -272,7 +273,7 @@ def main() -> None:
             key=lambda c: str(c["digest"]),
         )
         limits = {}
-        for kind, value in (("email", data.email.lower()), ("ip", ip)):
+        for kind, value in (("email", email_identity(data.email)), ("ip", ip)):
             key = store.limit_key(kind.upper(), value)
             got_limit = ddb.get_item(
                 TableName=resources["OrdersTable"], Key={"pk": {"S": key}, "sk": {"S": "LIMIT"}}, ConsistentRead=True

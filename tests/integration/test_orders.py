@@ -3,6 +3,7 @@ meet it (CONTRACT §1, §2, §4): each test tries to break a promise (1, 2, 3, 5
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -135,6 +136,41 @@ def test_pending_orders_are_capped_per_source_ip(public: Api, operator: Api, new
     over = order(public, new_sku, 1, ip=ip)
     assert (over.status_code, over.json()["code"]) == (429, "RATE_LIMITED")
     assert order(public, new_sku, 1).status_code == 201  # another network is not affected
+
+
+def pending_units(stack: dict[str, Any], ip: str, sku: str) -> int:
+    """The pending-units counter of one network and one product (CONTRACT §1 limits)."""
+    key = "LIMIT#IPSKU#" + hashlib.sha256(f"{ip}|{sku}".encode()).hexdigest()
+    item = aws(stack, "dynamodb").get_item(
+        TableName=stack["resources"]["OrdersTable"], Key={"pk": {"S": key}, "sk": {"S": "LIMIT"}}, ConsistentRead=True
+    )
+    return int(item.get("Item", {}).get("pending", {}).get("N", 0))
+
+
+def test_one_network_holds_at_most_its_cap_of_units_of_one_product(
+    stack: dict[str, Any], public: Api, operator: Api, new_sku: str
+) -> None:
+    # MaxPendingUnitsPerIpPerSku is 20 (default): orders of 3 from one IP, 12 at once (under the
+    # IP's 20 pending orders), each with its own email: 6 fit (18 units), the others are refused.
+    stocked_product(operator, new_sku, new_codes(40))
+    ip = f"198.51.100.{time.monotonic_ns() % 250}"
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(lambda i: order(public, new_sku, 3, f"unit{i}-{new_sku}@example.com", ip), range(12)))
+    created = [a for a in answers if a.status_code == 201]
+    refused = [(a.status_code, a.json()["code"]) for a in answers if a.status_code != 201]
+    assert len(created) == 6, refused
+    assert refused == [(429, "RATE_LIMITED")] * 6
+    level = stock(operator, new_sku)
+    assert (level["reserved"], level["available"]) == (18, 22)  # nothing reserved for a refused order
+    assert balanced(level)
+    assert pending_units(stack, ip, new_sku) == 18
+    assert order(public, new_sku, 3, ip=ip).status_code == 429  # 21 > 20
+    assert order(public, new_sku, 2, ip=ip).status_code == 201  # 20: the cap itself fits
+    assert order(public, new_sku, 3).status_code == 201  # another network is not affected
+    # Expiry gives the units back, as many as each order held.
+    run_schedule(stack, "SweeperFunction", later(16))
+    assert pending_units(stack, ip, new_sku) == 0
+    assert stock(operator, new_sku)["reserved"] == 0
 
 
 # -- paying and delivery

@@ -445,14 +445,63 @@ def test_only_enabled_providers_and_their_currencies_are_accepted(shop: Shop) ->
 
 
 def test_a_provider_refusing_checkout_reserves_nothing(shop: Shop) -> None:
+    # WeChat Pay is asked once the order holds its stock and limits; when it fails, the order is
+    # withdrawn with both: as many failures as the email's limit (3) leave it free, and a retry
+    # with the same Idempotency-Key places the order afresh.
     sku = product(shop, codes=1)
-    shop.wechat.fail_next("/v3/pay/transactions/native", 500, {"code": "SYSTEM_ERROR", "message": "系统错误"})
-    body = {"sku": sku, "quantity": 1, "email": "b@example.com", "payment_method": "wechatpay"}
-    failed = shop.public.post("/v1/orders", body, headers={"X-Forwarded-For": "10.9.9.9"})
-    assert (failed.status_code, failed.json()["code"]) == (503, "PAYMENT_UNAVAILABLE")
-    shop.wechat.calls[:] = [c for c in shop.wechat.calls if c.error != "SYSTEM_ERROR"]  # the one we injected
-    assert shop.public.get(f"/v1/products/{sku}").json()["available"] == 1
-    place(shop, "wechatpay", sku)  # the shopper tries again
+    body = {"sku": sku, "quantity": 1, "email": f"b-{secrets.token_hex(4)}@example.com", "payment_method": "wechatpay"}
+    headers = {"X-Forwarded-For": "10.9.9.9", "Idempotency-Key": f"retry-{secrets.token_hex(6)}"}
+    for _ in range(3):
+        shop.wechat.fail_next("/v3/pay/transactions/native", 500, {"code": "SYSTEM_ERROR", "message": "系统错误"})
+        failed = shop.public.post("/v1/orders", body, headers=headers)
+        assert (failed.status_code, failed.json()["code"]) == (503, "PAYMENT_UNAVAILABLE")
+        assert shop.public.get(f"/v1/products/{sku}").json()["available"] == 1
+    shop.wechat.calls[:] = [c for c in shop.wechat.calls if c.error != "SYSTEM_ERROR"]  # the ones we injected
+    retried = shop.public.post("/v1/orders", body, headers=headers)  # the shopper tries again
+    assert retried.status_code == 201, retried.text
+    assert retried.json()["payment"]["qr_code"]
+    assert shop.public.get(f"/v1/products/{sku}").json()["available"] == 0
+
+
+def test_the_limits_are_checked_before_the_provider_is_asked(shop: Shop) -> None:
+    sku = product(shop, codes=4)
+    body = {
+        "sku": sku,
+        "quantity": 1,
+        "email": f"same-{secrets.token_hex(4)}@example.com",
+        "payment_method": "wechatpay",
+    }
+    for n in range(3):
+        assert shop.public.post("/v1/orders", body, headers={"X-Forwarded-For": f"10.7.{n}.1"}).status_code == 201
+    asked = len(shop.wechat.calls_to("/v3/pay/transactions/", "POST"))
+    refused = shop.public.post("/v1/orders", body, headers={"X-Forwarded-For": "10.7.9.1"})
+    assert (refused.status_code, refused.json()["code"]) == (429, "RATE_LIMITED")
+    assert len(shop.wechat.calls_to("/v3/pay/transactions/", "POST")) == asked  # WeChat Pay was not asked
+
+
+@pytest.mark.parametrize("provider", ["wechatpay", "stripe"])
+def test_an_order_refused_by_a_limit_costs_the_provider_nothing(shop: Shop, provider: str) -> None:
+    # One Gmail mailbox, however spelled (case, plus tags, dots, googlemail.com), holds at most
+    # MaxPendingOrdersPerEmail (3) unpaid orders; the order shows the address as typed.
+    sku = product(shop, codes=5)
+    tag = secrets.token_hex(4)
+    spellings = [f"hoard.{tag}@gmail.com", f"Hoard{tag}+2@googlemail.com", f"HOARD.{tag}+shop@Gmail.com"]
+    creates = {"wechatpay": "/v3/pay/transactions/", "stripe": "/v1/checkout/sessions"}[provider]
+    fake = acting(shop, provider).fake
+    placed: list[dict[str, Any]] = []
+    for email in spellings:
+        body = {"sku": sku, "quantity": 1, "email": email, "payment_method": provider}
+        answer = shop.public.post("/v1/orders", body, headers={"X-Forwarded-For": f"10.8.{len(placed)}.1"})
+        assert answer.status_code == 201, answer.text
+        placed.append(answer.json())
+    assert placed[1]["email"] == "H***@googlemail.com"  # as typed (masked), not as compared
+    asked = len(fake.calls_to(creates, "POST"))
+    for email in (spellings[0], f"h.o.a.r.d{tag}+4@GoogleMail.com"):  # the same spelling, then another
+        body = {"sku": sku, "quantity": 1, "email": email, "payment_method": provider}
+        refused = shop.public.post("/v1/orders", body, headers={"X-Forwarded-For": "10.8.9.1"})
+        assert (refused.status_code, refused.json().get("code")) == (429, "RATE_LIMITED"), email
+        assert len(fake.calls_to(creates, "POST")) == asked, email  # the provider was not asked
+    assert shop.public.get(f"/v1/products/{sku}").json()["available"] == 2
 
 
 # -------------------------------------------------------------------------------- refunds
@@ -545,6 +594,57 @@ def test_a_missed_callback_is_found_before_the_order_expires_and_on_request(shop
     run_schedule(shop.state, "SweeperFunction", later)
     wait_for(shop.public, by_sweeper)
     assert order_detail(shop, unpaid)["status"] == "expired"  # asked too, and not paid
+
+
+def refund_in_dashboard(shop: Shop, provider: str, placed: dict[str, Any]) -> str:
+    """Someone refunds the payment at the provider (its dashboard), which tells us nothing;
+    returns the provider transaction that was refunded."""
+    payment_id = placed["payment"]["payment_id"]
+    if provider == "wechatpay":
+        shop.wechat.refund_in_dashboard(payment_id)
+        return str(shop.wechat.trades[payment_id].transaction_id)
+    if provider == "alipay":
+        shop.alipay.refund_in_dashboard(placed["order_id"])
+        return shop.alipay.trades[placed["order_id"]].trade_no
+    shop.stripe.refund_in_dashboard(payment_id)
+    return str(shop.stripe.sessions[payment_id]["payment_intent"])
+
+
+def payment_record(shop: Shop, provider: str, transaction_id: str) -> dict[str, Any]:
+    item = aws(shop.state, "dynamodb").get_item(
+        TableName=shop.state["resources"]["OrdersTable"],
+        Key={"pk": {"S": f"TXN#{provider}#{transaction_id}"}, "sk": {"S": "TXN"}},
+        ConsistentRead=True,
+    )
+    assert "Item" in item, f"no payment {transaction_id} recorded"
+    return {k: next(iter(v.values())) for k, v in item["Item"].items()}
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_payment_refunded_at_the_provider_is_held_never_delivered(shop: Shop, provider: str) -> None:
+    sku = product(shop, codes=2)
+    by_sweeper, by_operator = (place(shop, provider, sku) for _ in range(2))
+    refunded: dict[str, str] = {}
+    for placed in (by_sweeper, by_operator):
+        silently(shop, provider, placed)  # paid, and the notification lost
+        refunded[placed["order_id"]] = refund_in_dashboard(shop, provider, placed)
+
+    checked = shop.operator.post(f"/v1/admin/orders/{by_operator['order_id']}/payment-check").json()
+    assert (checked["provider_status"], checked["applied"]) == ("refunded", "held_for_review"), checked
+    later = (datetime.now(UTC) + timedelta(minutes=16)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    run_schedule(shop.state, "SweeperFunction", later)
+    for placed in (by_sweeper, by_operator):
+        detail = order_detail(shop, placed)
+        assert detail["status"] == "expired", detail  # held, never paid: it gave its stock back
+        assert not detail.get("delivered_at"), detail
+        assert not detail.get("cards"), detail
+        assert "refunded at" in str(detail["review_reason"]), detail
+        recorded = payment_record(shop, provider, refunded[placed["order_id"]])
+        assert (recorded["order_id"], recorded["outcome"]) == (placed["order_id"], "refunded")
+    assert shop.public.get(f"/v1/products/{sku}").json()["available"] == 2
+    # The operator asking again records nothing twice.
+    again = shop.operator.post(f"/v1/admin/orders/{by_operator['order_id']}/payment-check").json()
+    assert (again["provider_status"], again["applied"]) == ("refunded", "expired"), again
 
 
 def test_a_provider_down_at_expiry_is_asked_once_per_sweep_and_orders_still_expire(shop: Shop) -> None:

@@ -7,8 +7,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
+
 from tests.integration.conftest import Api, upload_batch
 from tests.integration.shop import new_codes, order, outbox, run_schedule, stock
+from tests.support import run_as_function
 
 
 def product(operator: Api, sku: str, cards: int, threshold: int) -> None:
@@ -147,3 +150,22 @@ def test_a_product_that_never_had_cards_does_not_alert(
     fired = alerts(stack, new_sku, expect=1)
     assert len(fired) == 1
     assert "low on stock" in fired[0]["subject"]
+
+
+def test_an_order_that_crosses_while_the_stock_event_fails_still_stands_and_the_schedule_alerts(
+    stack: dict[str, Any], public: Api, operator: Api, new_sku: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    product(operator, new_sku, cards=3, threshold=2)
+    workdir = tmp_path_factory.mktemp("stock-event-failure")
+    (placed,) = run_as_function("tests.integration.stock_event_failure", stack, workdir, new_sku)
+    assert placed["injected"] == ["SendMessage"]  # the crossing was reported, and that call failed
+    assert placed["created"]  # the shopper's 201 ...
+    assert placed["access_token"]  # ... with its token
+    bearer = {"Authorization": f"Bearer {placed['access_token']}"}
+    seen = public.get(f"/v1/orders/{placed['order_id']}", headers=bearer)
+    assert (seen.status_code, seen.json()["status"]) == (200, "pending_payment")
+    assert stock(operator, new_sku)["reserved"] == 1
+    assert alerts(stack, new_sku) == []  # nobody was told yet
+    result = run_schedule(stack, "StockAlertFunction")["result"]
+    assert result["outcomes"][new_sku] == "fired"
+    assert len(alerts(stack, new_sku, expect=1)) == 1

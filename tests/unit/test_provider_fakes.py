@@ -595,6 +595,16 @@ def test_stripe_sdk_checkout_retrieve_pay_refund(
     assert updated["type"] == "refund.updated"
     assert updated["data"]["object"]["status"] == "failed"
 
+    # A refunded session still says paid; its expanded charge says how much went back.
+    expanded = stripe_client.v1.checkout.sessions.retrieve(
+        session.id, params={"expand": ["payment_intent.latest_charge"]}
+    )
+    assert expanded.payment_status == "paid"
+    charge = expanded["payment_intent"]["latest_charge"]
+    assert (charge["object"], charge["amount_refunded"], charge["refunded"]) == ("charge", 2000, False)
+    with pytest.raises(stripe.InvalidRequestError):
+        stripe_client.v1.checkout.sessions.retrieve(session.id, params={"expand": ["customer.invoice"]})
+
 
 def test_stripe_refuses_bad_auth_and_idempotency_conflicts(stp: FakeStripe) -> None:
     form = {

@@ -31,6 +31,7 @@ class Settings(BaseModel):
     enable_sandbox_payments: bool = False
     max_pending_orders_per_email: int = 3
     max_pending_orders_per_ip: int = 20
+    max_pending_units_per_ip_per_sku: int = Field(default=20, ge=1)
     order_ttl_minutes: int = 15
     stock_shards: int = Field(default=16, ge=1, le=32)
     ingest_slice_seconds: int = Field(default=840, ge=1)

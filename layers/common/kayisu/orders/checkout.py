@@ -1,7 +1,10 @@
 """Checkout and the shopper's view of an order (CONTRACT §1).
 
 An order and its reservation are created by one transaction (kayisu.store.orders.place_order):
-the order exists if and only if its stock was reserved. The access token is random (256 bits)
+the order exists if and only if its stock was reserved and it fits the pending limits. A
+provider whose payments cost a call (WeChat Pay, Stripe) is asked only after that, so that a
+refused order costs it nothing; if it fails, the order is withdrawn (kayisu.store.orders.
+withdraw_order), giving back its stock and limits. The access token is random (256 bits)
 and only its SHA-256 is stored; a repeat with the same Idempotency-Key gets the same order and a
 new token of its own, since the first one cannot be read back.
 """
@@ -13,11 +16,13 @@ import hashlib
 import hmac
 import json
 import secrets
+from dataclasses import replace
 from datetime import timedelta
 
 from aws_lambda_powertools import Logger
 
 from kayisu.alerts.stock import crossed, report_crossing, seen_above
+from kayisu.buyers.identity import email_identity
 from kayisu.catalog.service import unknown_sku
 from kayisu.clock import now
 from kayisu.config import get_settings
@@ -60,10 +65,41 @@ def _return_url(order_id: str, api_base: str) -> str:
 def _create_payment(gateway: PaymentProvider, request: PaymentRequest) -> PaymentInstructions:
     try:
         return gateway.create_payment(request)
-    except ProviderError as exc:  # nothing is reserved yet: the shopper can retry or choose another method
+    except ProviderError as exc:
         logger.error("the provider refused or failed a payment", extra={"provider": gateway.name, "why": str(exc)})
         metrics.add_metric(name="PaymentCreateFailed", unit="Count", value=1)
         raise provider_unavailable(gateway.name) from None
+
+
+def _pay_for(
+    gateway: PaymentProvider, request: PaymentRequest, item: store.OrderItem, placed_now: bool
+) -> store.OrderItem:
+    """A provider that makes payments over the network is asked once the order holds its stock
+    and limits, so that a refused order costs it nothing. If it fails, the order this request
+    placed (`placed_now`) is withdrawn: stock and limits back, as before the order was placed
+    (a retry, with the same Idempotency-Key too, starts afresh). A repeat only answers 503:
+    the order is its first request's to withdraw."""
+    try:
+        instructions = _create_payment(gateway, request)
+    except Exception as exc:  # refused, unreachable, or a fault of ours: give back what the order holds
+        if not isinstance(exc, Problem):
+            logger.exception("creating the payment failed", extra={"provider": gateway.name})
+        if not placed_now or store.withdraw_order(item, now()):
+            raise
+        instructions = None  # a repeat attached a payment meanwhile: the order stands
+    if instructions is not None and store.attach_payment(
+        item.order_id, instructions.payment_id, instructions.pay_url, instructions.qr_code
+    ):
+        item.payment_id, item.pay_url, item.qr_code = (
+            instructions.payment_id,
+            instructions.pay_url,
+            instructions.qr_code,
+        )
+        return item
+    stored = store.load_order(item.order_id)  # attached (or withdrawn) by the other request
+    if stored is None or stored.payment_id is None:
+        raise provider_unavailable(gateway.name)
+    return stored
 
 
 def _request_digest(data: OrderCreate) -> str:
@@ -82,8 +118,6 @@ def place(
     gateway = provider(data.payment_method)
     order_id = _order_id(idempotency_key)
     digest = _request_digest(data) if idempotency_key else None
-    instructions: PaymentInstructions | None = None
-    asked: tuple[int, str] | None = None  # the amount and currency the payment was created for
     for _attempt in range(1, PLACE_ATTEMPTS + 1):
         entry = catalog_store.load_shards(data.sku)
         if entry is None or entry.product.status != "active":
@@ -95,18 +129,9 @@ def place(
         if before > threshold:
             seen_above(data.sku, entry.alert_disarmed_after)  # restocked since the alert fired: arm it again
         reservation = choose_shards(entry.shards, data.quantity)
-        if reservation is None:
-            if idempotency_key:
-                repeat = _repeat(order_id, digest)
-                if repeat is not None:
-                    return repeat, False
-            raise out_of_stock(data.sku)
         at = now()
         expires = at + timedelta(minutes=settings.order_ttl_minutes)
         amount = int(product.price) * data.quantity
-        token, hashed = new_token()
-        if gateway.currencies is not None and product.currency not in gateway.currencies:
-            raise validation_error([FieldError("payment_method", f"does not take {product.currency}")])
         request = PaymentRequest(
             order_id,
             amount,
@@ -118,10 +143,21 @@ def place(
             mobile=mobile,
             return_url=_return_url(order_id, api_base),
         )
-        if instructions is None or asked != (amount, product.currency):  # once, unless the price changed
-            instructions, asked = _create_payment(gateway, request), (amount, product.currency)
+        if reservation is None:
+            if idempotency_key:
+                repeat = _repeat(order_id, digest, gateway, request)
+                if repeat is not None:
+                    return repeat, False
+            raise out_of_stock(data.sku)
+        if gateway.currencies is not None and product.currency not in gateway.currencies:
+            raise validation_error([FieldError("payment_method", f"does not take {product.currency}")])
+        token, hashed = new_token()
+        # Made here only when it costs no call to the provider (the sandbox, Alipay's signed
+        # URL); otherwise once the order holds its stock and limits (_pay_for).
+        instructions = None if gateway.remote_create else _create_payment(gateway, request)
+        # Limits compare one buyer however the address is spelled; the order keeps it as typed.
         limits = {
-            store.limit_key("EMAIL", data.email.lower()): settings.max_pending_orders_per_email,
+            store.limit_key("EMAIL", email_identity(data.email)): settings.max_pending_orders_per_email,
             store.limit_key("IP", source_ip): settings.max_pending_orders_per_ip,
         }
         gsi1pk, gsi1sk = store.created_keys(order_id, at)
@@ -137,14 +173,15 @@ def place(
             currency=product.currency,
             email=data.email,
             limit_keys=list(limits),
+            units_limit_key=store.limit_key("IPSKU", f"{source_ip}|{data.sku}"),
             holds_limit=True,
             token_hashes={hashed},
             request_digest=digest,
             reservation=json.dumps({str(k): v for k, v in reservation.items()}),
             payment_method=data.payment_method,
-            payment_id=instructions.payment_id,
-            pay_url=instructions.pay_url,
-            qr_code=instructions.qr_code,
+            payment_id=instructions.payment_id if instructions else None,
+            pay_url=instructions.pay_url if instructions else None,
+            qr_code=instructions.qr_code if instructions else None,
             created_at=at,
             expires_at=expires,
             gsi1pk=gsi1pk,
@@ -153,9 +190,9 @@ def place(
             gsi2sk=gsi2sk,
         )
         try:
-            store.place_order(item, reservation, limits)
+            store.place_order(item, reservation, limits, settings.max_pending_units_per_ip_per_sku)
         except store.OrderExists:
-            repeat = _repeat(order_id, digest)
+            repeat = _repeat(order_id, digest, gateway, request)
             if repeat is None:  # pragma: no cover - the order was there a moment ago
                 raise
             return repeat, False
@@ -165,19 +202,34 @@ def place(
             continue  # someone took that stock first: look again
         except store.LimitReached:
             raise rate_limited() from None
+        if instructions is None:
+            item = _pay_for(gateway, request, item, placed_now=True)
         metrics.add_metric(name="OrdersCreated", unit="Count", value=1)
         if crossed(before, before - data.quantity, threshold):
-            report_crossing(data.sku)  # this reservation took the SKU to its alert threshold
+            _report_crossing(data.sku)
         return as_order(item, token=token), True
     # Stock was there each time but others kept taking it first: not out of stock, just busy.
     raise Problem(503, "TRY_AGAIN", "Try again", "Many shoppers are buying this right now; please try again.")
 
 
-def _repeat(order_id: str, digest: str | None) -> Order | None:
-    """The order an Idempotency-Key made before, with a new access token; None if none."""
+def _report_crossing(sku: str) -> None:
+    """This reservation took the SKU to its alert threshold: ask for an alert now. The order is
+    committed and its token exists only in this answer, so a failure here must not cost the
+    shopper the order: it is logged, and the scheduled stock check (every 5 minutes) alerts."""
+    try:
+        report_crossing(sku)
+    except Exception:  # any failure of the queue: the order stands, the schedule catches the alert
+        logger.exception("could not report a low-stock crossing; the scheduled check will", extra={"sku": sku})
+        metrics.add_metric(name="StockEventFailed", unit="Count", value=1)
+
+
+def _repeat(order_id: str, digest: str | None, gateway: PaymentProvider, request: PaymentRequest) -> Order | None:
+    """The order an Idempotency-Key made before, with a new access token; None if none. An
+    order still without a payment (its first request is asking the provider, or died doing
+    so) gets its payment here, once (the providers make one payment per order)."""
     existing = store.load_order(order_id)
-    if existing is None:
-        return None
+    if existing is None or existing.withdrawn:
+        return None  # none, or a tombstone the next put replaces
     if digest is None or existing.request_digest is None or not hmac.compare_digest(existing.request_digest, digest):
         raise Problem(
             422,
@@ -185,6 +237,11 @@ def _repeat(order_id: str, digest: str | None) -> Order | None:
             "Idempotency key reused",
             "This Idempotency-Key was used with a different request body.",
         )
+    if existing.payment_id is None and existing.status == "pending_payment":
+        paying = replace(
+            request, amount=int(existing.amount), currency=existing.currency, expires_at=existing.expires_at
+        )
+        existing = _pay_for(gateway, paying, existing, placed_now=False)
     if len(existing.token_hashes or ()) >= MAX_TOKENS:
         return as_order(existing)  # enough tokens handed out: the order, without another
     token, hashed = new_token()
@@ -213,6 +270,6 @@ def view(order_id: str, token: str | None) -> Order:
     if not token or len(token) > 256:
         raise unknown_order()
     item = store.load_order(order_id) if order_id.startswith("ord_") and len(order_id) <= 64 else None
-    if item is None or not owns(item, token):
+    if item is None or item.withdrawn or not owns(item, token):
         raise unknown_order()
     return as_order(item, with_cards=True)

@@ -94,7 +94,8 @@ def check_with_provider(order: store.OrderItem) -> tuple[PaymentQuery, str | Non
     """Asks the order's provider whether it was paid: a missed callback (掉单). A payment found
     goes through `handle`, exactly the path its notification would have taken. Returns the
     provider's answer and, when a payment was found, the status it led to."""
-    assert order.payment_id is not None
+    if order.payment_id is None:  # checkout stopped before the provider made its payment
+        return PaymentQuery(PaymentStatus.NOT_PAID, detail="no payment was created for this order"), None
     try:
         gateway = provider(str(order.payment_method))
     except UnknownProvider:  # no longer enabled on this stage: nobody to ask
@@ -102,9 +103,31 @@ def check_with_provider(order: store.OrderItem) -> tuple[PaymentQuery, str | Non
     answer = gateway.query_payment(order.order_id, order.payment_id)
     if answer.paid is None:
         return answer, None
+    if answer.status is PaymentStatus.REFUNDED:
+        return answer, hold_refunded(str(order.payment_method), answer.paid, answer.detail)
     logger.warning("a payment found by asking the provider", extra={"order_id": order.order_id})
     metrics.add_metric(name="PaymentRecovered", unit="Count", value=1)
     return answer, handle(str(order.payment_method), answer.paid)
+
+
+def hold_refunded(provider_name: str, n: PaymentNotification, detail: str) -> str:
+    """A payment the provider reports as refunded (in whole or in part) that we never applied:
+    recorded (`outcome: refunded`) and the order held for review, the path an amount mismatch
+    takes, so it is never paid nor delivered; it expires as unpaid orders do. A payment we had
+    recorded before is left to the refund's own path (ours, or one made at the provider)."""
+    reason = (
+        f"paid ({n.transaction_id}) and refunded at {provider_name} ({detail}) before Kayisu heard of the "
+        "payment: not delivered; check the refund at the provider"
+    )
+    recorded = store.flag_for_review(
+        n.order_id, provider_name, n.transaction_id, n.amount, n.currency, reason, now(), outcome="refunded"
+    )
+    if not recorded:
+        order = store.load_order(n.order_id)
+        return str(order.status) if order is not None else "unknown"
+    logger.warning("a payment refunded at the provider; held for review, not delivered")
+    metrics.add_metric(name="PaymentRefundedBeforeApplied", unit="Count", value=1)
+    return HELD
 
 
 def refund_news(provider_name: str, n: PaymentNotification) -> str:
@@ -157,8 +180,8 @@ def apply_payment(provider_name: str, n: PaymentNotification) -> str:
             raise unknown_order() from None  # a repeat: still no such order
         if seen.outcome == "duplicate":
             return "duplicate"  # a repeat of a second payment: already held for review
-        if seen.outcome == "held":
-            return HELD  # a repeat of a payment for a held order
+        if seen.outcome in ("held", "refunded"):
+            return HELD  # a repeat of a payment for a held order, or of one refunded at the provider
         status = "paid"  # a repeat: make sure fulfilment was requested, change nothing else
     except store.NotPayable:
         status = _not_payable(provider_name, n)

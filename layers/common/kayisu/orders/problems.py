@@ -18,7 +18,7 @@ def rate_limited() -> Problem:
         429,
         "RATE_LIMITED",
         "Too many pending orders",
-        "Too many unpaid orders from this email or network; pay or wait for them to expire.",
+        "Too many unpaid orders (or units of this product) from this email or network; pay or wait for them to expire.",
     )
 
 

@@ -129,7 +129,7 @@ class PaymentCheck(BaseModel):
     """What the provider said when an operator asked about an order's payment."""
 
     provider: str
-    provider_status: Literal["paid", "not_paid", "unknown"]
+    provider_status: Literal["paid", "refunded", "not_paid", "unknown"]
     provider_detail: str = Field(description="the provider's own word for the state, e.g. NOTPAY, TRADE_SUCCESS")
     applied: str | None = Field(description="what the payment found led to (paid, duplicate, …); null if none")
     order: AdminOrderDetail

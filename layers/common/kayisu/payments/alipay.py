@@ -243,7 +243,10 @@ class Alipay(PaymentProvider):
         state = str(answer.get("trade_status") or "")
         if answer.get("out_trade_no") != payment_id:
             raise ProviderError(NAME, "BAD_RESPONSE", "the answer is about another trade")
-        if state not in PAID_STATES:
+        # TRADE_CLOSED is both "closed unpaid" and "paid, then refunded in full"; only the
+        # latter has a payment date.
+        refunded = state == "TRADE_CLOSED" and bool(answer.get("send_pay_date"))
+        if state not in PAID_STATES and not refunded:
             return PaymentQuery(PaymentStatus.NOT_PAID, detail=state)
         try:
             amount = fen(str(answer.get("total_amount", "")))
@@ -258,7 +261,7 @@ class Alipay(PaymentProvider):
             currency=str(answer.get("trans_currency") or "CNY"),
             transaction_id=str(answer.get("trade_no") or ""),
         )
-        return PaymentQuery(PaymentStatus.PAID, paid, detail=state)
+        return PaymentQuery(PaymentStatus.REFUNDED if refunded else PaymentStatus.PAID, paid, detail=state)
 
     def acknowledge(self, status: str) -> Answer:
         return Answer(200, "text/plain; charset=utf-8", "success")

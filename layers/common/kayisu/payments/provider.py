@@ -72,6 +72,9 @@ class Refund:
 
 class PaymentStatus(StrEnum):
     PAID = "paid"
+    # Paid, then refunded (in whole or in part) at the provider before we heard of the payment,
+    # e.g. from its dashboard: the payment is recorded and the order held, never delivered.
+    REFUNDED = "refunded"
     NOT_PAID = "not_paid"
     UNKNOWN = "unknown"
 
@@ -79,7 +82,8 @@ class PaymentStatus(StrEnum):
 @dataclass(frozen=True)
 class PaymentQuery:
     """What the provider says of an order's payment; `paid` is built as verified as a
-    notification is, so it takes exactly the webhook's path."""
+    notification is, so it takes exactly the webhook's path. With `REFUNDED`, `paid` is the
+    payment that was refunded."""
 
     status: PaymentStatus
     paid: PaymentNotification | None = None
@@ -119,6 +123,9 @@ class PaymentProvider(ABC):
     name: str
     currencies: frozenset[str] | None = None  # what it can take; None for any
     dedupe_events = False  # remember event ids (Stripe repeats events under the same id)
+    # create_payment asks the provider over the network (it costs a call and the provider's
+    # quota): checkout then calls it only once the order holds its stock and limits.
+    remote_create = False
 
     @abstractmethod
     def create_payment(self, request: PaymentRequest) -> PaymentInstructions: ...

@@ -118,9 +118,21 @@ def _session_paid(session: Mapping[str, Any], event_id: str) -> PaymentNotificat
     )
 
 
+def _refunded(session: Mapping[str, Any]) -> int:
+    """How much of a paid session's charge was refunded (minor units), from the expanded
+    `payment_intent.latest_charge`; an answer without it is no answer."""
+    intent = session.get("payment_intent")
+    charge = intent.get("latest_charge") if isinstance(intent, dict) else None
+    refunded = charge.get("amount_refunded") if isinstance(charge, dict) else None
+    if not isinstance(refunded, int) or isinstance(refunded, bool):
+        raise ProviderError(NAME, "BAD_RESPONSE", "the session's charge was not expanded")
+    return refunded
+
+
 class Stripe(PaymentProvider):
     name = NAME
     dedupe_events = True
+    remote_create = True
 
     def __init__(self, secret: Callable[[], Mapping[str, Any]]) -> None:
         self._secret = secret
@@ -211,7 +223,9 @@ class Stripe(PaymentProvider):
 
     def query_payment(self, order_id: str, payment_id: str) -> PaymentQuery:
         a = self.account()
-        reply = self._request(a, "GET", f"/v1/checkout/sessions/{quote(payment_id, safe='')}")
+        # A refunded session still says `paid`: its charge (expanded, in the same request) tells.
+        path = f"/v1/checkout/sessions/{quote(payment_id, safe='')}?expand%5B%5D=payment_intent.latest_charge"
+        reply = self._request(a, "GET", path)
         session = reply.json()
         if reply.status == 404:
             return PaymentQuery(PaymentStatus.NOT_PAID, detail="no such session")
@@ -221,5 +235,8 @@ class Stripe(PaymentProvider):
         if paid is not None:
             if paid.order_id != order_id:
                 raise ProviderError(NAME, "BAD_RESPONSE", "the session belongs to another order")
+            refunded = _refunded(session)
+            if refunded:
+                return PaymentQuery(PaymentStatus.REFUNDED, paid, detail=f"paid, {refunded} refunded")
             return PaymentQuery(PaymentStatus.PAID, paid, detail="paid")
         return PaymentQuery(PaymentStatus.NOT_PAID, detail=f"{session.get('status')}/{session.get('payment_status')}")

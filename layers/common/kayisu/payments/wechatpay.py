@@ -189,6 +189,7 @@ def _paid(m: Merchant, transaction: Mapping[str, Any], event_id: str) -> Payment
 class WechatPay(PaymentProvider):
     name = NAME
     currencies = frozenset({"CNY"})
+    remote_create = True
 
     def __init__(self, secret: Callable[[], Mapping[str, Any]]) -> None:
         self.merchant = Parsed(secret, merchant)
@@ -314,7 +315,10 @@ class WechatPay(PaymentProvider):
         if reply.status != 200:
             raise refused(NAME, reply, "order query")
         state = str(answer.get("trade_state") or "")
-        paid = _paid(m, {**answer, "trade_state": "SUCCESS"} if state == "REFUND" else answer, "query")
+        if state == "REFUND":  # 转入退款: paid, then refunded; never a reason to deliver
+            refunded = _paid(m, {**answer, "trade_state": "SUCCESS"}, "query")
+            return PaymentQuery(PaymentStatus.REFUNDED, refunded, detail=state)
+        paid = _paid(m, answer, "query")
         if paid is not None:
             return PaymentQuery(PaymentStatus.PAID, paid, detail=state)
         unknown = state in ("USERPAYING", "ACCEPT")  # still in progress at WeChat Pay

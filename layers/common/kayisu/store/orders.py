@@ -58,6 +58,7 @@ class OrderItem(OrdersItem, discriminator="order"):
     currency = UnicodeAttribute()
     email = UnicodeAttribute()
     limit_keys = ListAttribute(of=UnicodeAttribute, default=list)  # the pending-order limits it counts in
+    units_limit_key = UnicodeAttribute(null=True)  # the pending-units limit (its IP, its SKU) it counts `quantity` in
     holds_limit = BooleanAttribute(default=True)
     token_hashes = UnicodeSetAttribute()  # SHA-256 of each access token; the tokens are never stored
     request_digest = UnicodeAttribute(null=True)  # set when made with an Idempotency-Key
@@ -72,6 +73,7 @@ class OrderItem(OrdersItem, discriminator="order"):
     refund_reason = UnicodeAttribute(null=True)
     review_reason = UnicodeAttribute(null=True)
     held = BooleanAttribute(null=True)  # a payment did not match it: never paid nor delivered (CONTRACT §2)
+    withdrawn = BooleanAttribute(null=True)  # its payment could not be made: a tombstone its key's retry replaces
     late = BooleanAttribute(default=False)  # paid after it had expired
     created_at = UTCDateTimeAttribute()
     expires_at = UTCDateTimeAttribute()
@@ -125,6 +127,7 @@ class PaymentItem(MoneyItem, discriminator="payment"):
 
     transaction_id = UnicodeAttribute()
     # paid | late | mismatch | held (its order was held after a mismatch) | duplicate | unmatched (no such order)
+    # | refunded (refunded at the provider before it was applied: its order is held)
     outcome = UnicodeAttribute()
 
 
@@ -143,7 +146,8 @@ class EventSeenItem(OrdersItem, discriminator="event_seen"):
 
 
 class LimitItem(OrdersItem, discriminator="limit"):
-    """How many unpaid orders an email or a source IP holds."""
+    """How many unpaid orders an email or a source IP holds (or, for `LIMIT#IPSKU#…`, how
+    many units of one SKU one source IP holds)."""
 
     pending = NumberAttribute(default=0)
 
@@ -207,6 +211,11 @@ def _release_limits(t: Transaction, order: OrderItem) -> list[Action]:
         return []
     for key in order.limit_keys:
         t.update(f"limit:{key}", LimitItem(key, "LIMIT"), actions=[LimitItem.pending.add(-1)])
+    if order.units_limit_key:
+        units_key = str(order.units_limit_key)
+        t.update(
+            f"limit:{units_key}", LimitItem(units_key, "LIMIT"), actions=[LimitItem.pending.add(-int(order.quantity))]
+        )
     return [OrderItem.holds_limit.set(False)]
 
 
@@ -225,11 +234,16 @@ class LimitReached(Exception):
     pass
 
 
-def place_order(order: OrderItem, reservation: dict[int, int], limits: dict[str, int]) -> None:
+def place_order(
+    order: OrderItem, reservation: dict[int, int], limits: dict[str, int], units_most: int | None = None
+) -> None:
     """Creates the order and reserves its stock in one transaction: the order exists if and only
-    if its stock was reserved and it fits its pending-order limits."""
+    if its stock was reserved and it fits its pending-order limits: each of `limits` counts
+    orders (`pending < most`), `order.units_limit_key` counts units (`pending + quantity <=
+    units_most`). A withdrawn order of the same id (an Idempotency-Key's earlier attempt) is
+    replaced."""
     t = Transaction()
-    t.put("order", order, condition=OrderItem.pk.does_not_exist())
+    t.put("order", order, condition=OrderItem.pk.does_not_exist() | (OrderItem.withdrawn == True))  # noqa: E712
     t.put("event", _event(order.order_id, order.created_at, None, "pending_payment", "created", "shopper"))
     for shard, count in sorted(reservation.items()):
         t.update(
@@ -245,6 +259,16 @@ def place_order(order: OrderItem, reservation: dict[int, int], limits: dict[str,
             actions=[LimitItem.kind.set(LimitItem), LimitItem.pending.add(1)],
             condition=LimitItem.pending.does_not_exist() | (LimitItem.pending < most),
         )
+    if order.units_limit_key and units_most is not None:
+        key, units = str(order.units_limit_key), int(order.quantity)
+        if units > units_most:
+            raise LimitReached()  # more than the cap in one order: the counter's absence must not let it in
+        t.update(
+            f"limit:{key}",
+            LimitItem(key, "LIMIT"),
+            actions=[LimitItem.kind.set(LimitItem), LimitItem.pending.add(units)],
+            condition=LimitItem.pending.does_not_exist() | (LimitItem.pending <= units_most - units),
+        )
     try:
         t.commit()
     except Cancelled as exc:
@@ -253,6 +277,68 @@ def place_order(order: OrderItem, reservation: dict[int, int], limits: dict[str,
         if exc.any("shard:"):
             raise ShardsShort() from None
         raise LimitReached() from None
+
+
+def attach_payment(order_id: str, payment_id: str, pay_url: str | None, qr_code: str | None) -> bool:
+    """How to pay, once the provider made the payment of an order placed without one. False if
+    the order has a payment already (a repeat attached it first) or was withdrawn."""
+    actions: list[Action] = [OrderItem.payment_id.set(payment_id)]
+    if pay_url is not None:
+        actions.append(OrderItem.pay_url.set(pay_url))
+    if qr_code is not None:
+        actions.append(OrderItem.qr_code.set(qr_code))
+    try:
+        OrderItem(order_pk(order_id), ORDER_SK).update(
+            actions=actions,
+            condition=(OrderItem.status == "pending_payment") & OrderItem.payment_id.does_not_exist(),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def withdraw_order(order: OrderItem, at: datetime) -> bool:
+    """The provider could not make the payment of an order just placed: in one transaction its
+    stock and limits are given back and the order becomes a tombstone (`expired`, `withdrawn`,
+    out of every index), which nobody can read or list and which a retry with the same
+    Idempotency-Key replaces. False if a payment was attached meanwhile (a repeat's): the
+    order stands. (A tombstone rather than a delete: the checkout role writes orders, it does
+    not delete them.)"""
+    t = Transaction()
+    for shard, count in sorted(order.reserved().items()):
+        t.update(
+            f"shard:{shard}",
+            StockShardItem(product_pk(order.sku), shard_sk(shard)),
+            actions=[StockShardItem.reserved.add(-count), StockShardItem.available.add(count)],
+            condition=StockShardItem.reserved >= count,
+        )
+    actions: list[Action] = [
+        OrderItem.status.set("expired"),
+        OrderItem.expired_at.set(at),
+        OrderItem.withdrawn.set(True),
+        OrderItem.reservation.set("{}"),
+        OrderItem.gsi1pk.remove(),
+        OrderItem.gsi1sk.remove(),
+        OrderItem.gsi2pk.remove(),
+        OrderItem.gsi2sk.remove(),
+    ]
+    actions += _release_limits(t, order)
+    t.update(
+        "order",
+        OrderItem(order.pk, ORDER_SK),
+        actions=actions,
+        condition=(OrderItem.status == "pending_payment") & OrderItem.payment_id.does_not_exist(),
+    )
+    t.put("event", _event(order.order_id, at, "pending_payment", "expired", "no payment could be made", "checkout"))
+    try:
+        t.commit()
+    except Cancelled as exc:
+        if "order" in exc.failed:
+            return False
+        raise
+    return True
 
 
 def load_order(order_id: str) -> OrderItem | None:
@@ -383,6 +469,9 @@ def record_payment(
         raise NotPayable(order_id) from None
 
 
+HOLDING_OUTCOMES = frozenset({"mismatch", "refunded"})  # payments after which the order is held
+
+
 def flag_for_review(
     order_id: str,
     provider: str,
@@ -392,10 +481,11 @@ def flag_for_review(
     reason: str,
     at: datetime,
     outcome: str = "mismatch",
-) -> None:
-    """Money arrived that this order cannot take (a mismatch, a payment while held, or a second
-    payment): record it, and mark the order for an operator. The order's state does not change,
-    and after a mismatch it is held: no later payment pays it."""
+) -> bool:
+    """Money arrived that this order cannot take (a mismatch, a payment while held, a second
+    payment, or one already refunded at the provider): record it, and mark the order for an
+    operator. The order's state does not change, and after a mismatch or a refunded payment it
+    is held: no later payment pays it. False if this transaction was recorded before."""
     t = Transaction()
     t.put(
         "payment",
@@ -403,7 +493,7 @@ def flag_for_review(
         condition=PaymentItem.pk.does_not_exist(),
     )
     actions: list[Action] = [OrderItem.review_reason.set(reason)]
-    if outcome == "mismatch":
+    if outcome in HOLDING_OUTCOMES:
         actions.append(OrderItem.held.set(True))
     t.update("order", OrderItem(order_pk(order_id), ORDER_SK), actions=actions, condition=OrderItem.pk.exists())
     try:
@@ -411,6 +501,8 @@ def flag_for_review(
     except Cancelled as exc:
         if "payment" not in exc.failed:
             raise
+        return False
+    return True
 
 
 def mark_for_review(order_id: str, reason: str) -> None:
