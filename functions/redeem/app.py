@@ -6,9 +6,9 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from kayisu.partners import redemption
-from kayisu.partners.auth import authenticate
+from kayisu.partners.auth import authenticate, settle
 from kayisu.partners.schemas import Redemption, RedemptionRequest, Verification, VerificationRequest
-from kayisu.store.partners import PartnerItem
+from kayisu.store.partners import PartnerItem, Slot
 from kayisu.web import create_app, documented, json_response, lambda_handler
 
 app = create_app()
@@ -19,6 +19,11 @@ def partner() -> PartnerItem:
     return found
 
 
+def slot() -> Slot:
+    held: Slot = app.context["slot"]
+    return held
+
+
 @app.post(
     "/v1/partner/verifications",
     summary="Is this code redeemable?",
@@ -26,7 +31,7 @@ def partner() -> PartnerItem:
     responses=documented(INVALID_CODE=404),
 )
 def verify(data: Annotated[VerificationRequest, Body()]) -> Verification:
-    return redemption.verify(partner(), data.code)
+    return redemption.verify(partner(), slot(), data.code)
 
 
 @app.post(
@@ -47,7 +52,7 @@ def verify(data: Annotated[VerificationRequest, Body()]) -> Verification:
     },
 )
 def redeem(data: Annotated[RedemptionRequest, Body()]) -> Response[str]:
-    made, new = redemption.redeem(partner(), data.code, data.reference)
+    made, new = redemption.redeem(partner(), slot(), data.code, data.reference)
     return json_response(made, status=201 if new else 200)
 
 
@@ -61,4 +66,4 @@ def get_redemption(redemption_id: str) -> Redemption:
     return redemption.get(partner(), redemption_id)
 
 
-handler = lambda_handler(app, authenticate=authenticate)
+handler = lambda_handler(app, authenticate=authenticate, settle=settle)

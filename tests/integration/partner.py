@@ -12,7 +12,7 @@ from typing import Any
 
 import requests
 
-from tests.integration.conftest import Api
+from tests.integration.conftest import Api, aws
 from tests.integration.shop import new_codes, order, pay, stocked_product, wait_for
 
 
@@ -74,3 +74,35 @@ def bought_codes(stack: dict[str, Any], public: Api, operator: Api, sku: str, n:
     got = sorted(card["code"] for card in delivered["cards"])
     assert got == sorted(codes)
     return got
+
+
+def guess_slots(stack: dict[str, Any], partner_id: str) -> tuple[list[str], list[str]]:
+    """The partner's taken guess slots and, of them, those spent on INVALID_CODE answers, as the
+    table holds them (`"<unix ms>:<lease>"`, docs/partners.md)."""
+    item = (
+        aws(stack, "dynamodb")
+        .get_item(
+            TableName=stack["resources"]["PartnersTable"],
+            Key={"pk": {"S": f"PARTNER#{partner_id}"}, "sk": {"S": "GUESSES"}},
+            ConsistentRead=True,
+        )
+        .get("Item", {})
+    )
+    return sorted(item.get("slots", {}).get("SS", [])), sorted(item.get("misses", {}).get("SS", []))
+
+
+def age_slots(stack: dict[str, Any], partner_id: str, seconds: int) -> None:
+    """Moves every guess slot of the partner `seconds` into the past: the window passing,
+    rather than waited for."""
+    slots, misses = guess_slots(stack, partner_id)
+
+    def aged(elements: list[str]) -> dict[str, Any]:
+        return {"SS": [f"{int(e.split(':')[0]) - seconds * 1000}:{e.split(':')[1]}" for e in elements]}
+
+    values = {":s": aged(slots), **({":m": aged(misses)} if misses else {})}
+    aws(stack, "dynamodb").update_item(
+        TableName=stack["resources"]["PartnersTable"],
+        Key={"pk": {"S": f"PARTNER#{partner_id}"}, "sk": {"S": "GUESSES"}},
+        UpdateExpression="SET slots = :s" + (", misses = :m" if misses else ""),
+        ExpressionAttributeValues=values,
+    )

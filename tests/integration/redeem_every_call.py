@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import secrets
 import sys
+from datetime import timedelta
 from typing import Any, TextIO
 
 from tests.integration.orders_every_call import Chaos, Injected
@@ -30,7 +31,8 @@ def main() -> None:
     from kayisu.clock import now
     from kayisu.crypto import code_digester
     from kayisu.errors import Problem
-    from kayisu.partners import redemption
+    from kayisu.partners import lockout, redemption
+    from kayisu.partners.auth import settle
     from kayisu.store import partners as store
     from kayisu.web import metrics
     from tests.integration.conftest import Api, login
@@ -55,16 +57,26 @@ def main() -> None:
     tables = state["resources"]
 
     def request(code: str, reference: str) -> str:
-        """One signed request as the function handles it after the signature: admission, then
-        the redemption. The outcome as the partner would see it."""
+        """One signed request as the function handles it after the signature: admission (a
+        guess slot), the redemption, then the slot settled. The outcome as the partner would see it."""
+        admitted: dict[str, Any] = {}
         try:
-            store.admit(partner_id, secrets.token_hex(16), now())
-            made, new = redemption.redeem(partner, code, reference)
+            admitted["slot"] = lockout.admit(partner_id, secrets.token_hex(16), now())
+            made, new = redemption.redeem(partner, admitted["slot"], code, reference)
         except Problem as problem:
             return problem.code
         finally:
             metrics.clear_metrics()
+            settle(admitted)
         return f"{201 if new else 200} {made.redemption_id}"
+
+    def guess_slots(of: str) -> tuple[list[str], list[str]]:
+        item = ddb.get_item(
+            TableName=tables["PartnersTable"],
+            Key={"pk": {"S": f"PARTNER#{of}"}, "sk": {"S": "GUESSES"}},
+            ConsistentRead=True,
+        ).get("Item", {})
+        return item.get("slots", {}).get("SS", []), item.get("misses", {}).get("SS", [])
 
     def observe(code: str) -> dict[str, Any]:
         digest = code_digester().digest(code)
@@ -82,7 +94,10 @@ def main() -> None:
             ExpressionAttributeValues={":r": {"S": "redemption"}, ":d": {"S": digest}},
         )["Items"]
         item = card["Item"]
+        slots, misses = guess_slots(partner_id)
         return {
+            "slots_held": len(slots),  # a slot still held after the scenario was leaked
+            "misses": len(misses),
             "card_status": item["status"]["S"],
             "card_redemption_id": item.get("redemption_id", {}).get("S"),
             "redemptions": [r["redemption_id"]["S"] for r in redemptions],
@@ -124,6 +139,43 @@ def main() -> None:
         for when in ("before", "after"):
             for n in range(1, int(clean["calls"]) + 1):
                 out.write(json.dumps(scenario(phase, next(unused), n, when)) + "\n")
+
+    # A crash just after the admission committed leaks the slot it took. Ten in a row fill the
+    # window; the partner is locked out until it passes, and not a moment beyond.
+    leaker = new_partner(state, operator).partner_id
+    started = now()
+    leaked = 0
+    for _ in range(lockout.MOST_GUESSES):
+        chaos.arm(1, "after")
+        try:
+            lockout.admit(leaker, secrets.token_hex(16), started)
+        except Injected:
+            leaked += 1
+        chaos.disarm()
+
+    def admission(seconds_later: int) -> str:
+        try:
+            slot = lockout.admit(leaker, secrets.token_hex(16), started + timedelta(seconds=seconds_later))
+        except lockout.LockedOut as locked:
+            return f"locked for {round(locked.until - started.timestamp())} s"
+        store.release(slot)
+        return "admitted"
+
+    slots, misses = guess_slots(leaker)
+    out.write(
+        json.dumps(
+            {
+                "phase": "leaks",
+                "injected": leaked,
+                "slots_held": len(slots),
+                "misses": len(misses),
+                "after_a_minute": admission(60),  # no request runs that long: these slots leaked
+                "after_the_window": admission(601),
+                "slots_left": len(guess_slots(leaker)[0]),
+            }
+        )
+        + "\n"
+    )
     out.flush()
 
 

@@ -5,12 +5,13 @@ for guessing."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from kayisu.partners.codes import ALPHABET
 from tests.integration.conftest import Api, aws, upload_batch, wait_for_batch
-from tests.integration.partner import Partner, bought_codes, new_partner
+from tests.integration.partner import Partner, age_slots, bought_codes, guess_slots, new_partner
 from tests.integration.shop import new_codes, order, pay, stock, stocked_product, wait_for
 
 
@@ -163,20 +164,70 @@ def test_ten_invalid_codes_lock_a_partner_out_until_the_window_passes(
     assert 1 <= int(locked.headers["Retry-After"]) <= 600
     assert honest.verify(code).json()["status"] == "valid"  # others are not affected
 
-    # Ten minutes later (moved in the table rather than waited for).
-    ddb = aws(stack, "dynamodb")
-    ddb.update_item(
-        TableName=stack["resources"]["PartnersTable"],
-        Key={"pk": {"S": f"PARTNER#{guesser.partner_id}"}, "sk": {"S": "GUESSES"}},
-        UpdateExpression="SET locked_until = :past, times = :old",
-        ExpressionAttributeValues={
-            ":past": {"N": str(int(time.time()) - 1)},
-            ":old": {"L": [{"N": str(int(time.time()) - 700)}]},
-        },
-    )
+    slots, misses = guess_slots(stack, guesser.partner_id)
+    assert len(slots) == 10
+    assert misses == slots  # every slot spent on a wrong guess; the good code gave nothing back
+
+    age_slots(stack, guesser.partner_id, 601)  # ten minutes later
     assert guesser.verify(code).json()["status"] == "valid"
     assert guesser.redeem("GUESS-AGAIN").status_code == 404  # one new miss does not lock again
     assert guesser.verify(code).status_code == 200
+    slots, misses = guess_slots(stack, guesser.partner_id)
+    assert len(slots) == len(misses) == 1  # the passed window's slots were freed
+
+
+def test_thirty_wrong_codes_at_once_get_at_most_ten_answers(
+    stack: dict[str, Any], public: Api, operator: Api, new_sku: str
+) -> None:
+    (code,) = bought_codes(stack, public, operator, new_sku, 1)
+    guesser = new_partner(stack, operator)
+    with ThreadPoolExecutor(30) as pool:
+        answers = list(pool.map(lambda i: guesser.redeem(f"GUESS-{i:04d}"), range(30)))
+    got = Counter((a.status_code, a.json()["code"]) for a in answers)
+    assert got == {(404, "INVALID_CODE"): 10, (429, "TOO_MANY_ATTEMPTS"): 20}, got
+    locked = guesser.verify(code)  # a good code waits too: its answer would tell a guess apart
+    assert (locked.status_code, locked.json()["code"]) == (429, "TOO_MANY_ATTEMPTS")
+    assert 1 <= int(locked.headers["Retry-After"]) <= 600
+    slots, misses = guess_slots(stack, guesser.partner_id)
+    assert len(slots) == 10
+    assert misses == slots
+
+    age_slots(stack, guesser.partner_id, 601)
+    assert guesser.verify(code).json()["status"] == "valid"
+
+
+def test_good_requests_between_wrong_guesses_give_their_slot_back(
+    stack: dict[str, Any], public: Api, operator: Api, new_sku: str
+) -> None:
+    code, other = bought_codes(stack, public, operator, new_sku, 2)
+    partner = new_partner(stack, operator)
+    made = partner.redeem(code, "desk-1").json()
+    for i in range(9):
+        assert partner.redeem(f"GUESS-{i:04d}").status_code == 404
+        assert partner.verify(other).json()["status"] == "valid"
+        assert partner.redeem(code, "desk-1").status_code == 200  # a retry: the first result
+        assert partner.redeem(code, "desk-2").status_code == 409  # already redeemed
+        assert partner.send("GET", f"/v1/partner/redemptions/{made['redemption_id']}").status_code == 200
+        assert partner.verify("").status_code == 422  # refused before any lookup
+    slots, misses = guess_slots(stack, partner.partner_id)
+    assert (len(slots), misses) == (9, slots)  # only the wrong guesses hold a slot
+    with ThreadPoolExecutor(8) as pool:  # one slot left: good lookups at once take turns in it
+        at_once = list(pool.map(lambda _: partner.verify(other), range(8)))
+    assert [a.status_code for a in at_once] == [200] * 8, [a.text for a in at_once if a.status_code != 200]
+    assert partner.redeem("GUESS-LAST").status_code == 404  # the tenth
+    refused = partner.verify(other)
+    assert (refused.status_code, refused.json()["code"]) == (429, "TOO_MANY_ATTEMPTS")
+
+
+def test_more_good_requests_at_once_than_slots_all_get_through(
+    stack: dict[str, Any], public: Api, operator: Api, new_sku: str
+) -> None:
+    codes = bought_codes(stack, public, operator, new_sku, 20)
+    counter = new_partner(stack, operator)
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(lambda c: counter.redeem(c, f"till-{c}"), codes))
+    assert [a.status_code for a in answers] == [201] * 20, [a.text for a in answers if a.status_code != 201]
+    assert guess_slots(stack, counter.partner_id) == ([], [])  # every slot given back
 
 
 def test_a_rotated_secret_keeps_the_old_one_for_its_grace_period(

@@ -1,8 +1,9 @@
 """Promise 4 with an exception injected before and after every AWS call of a redemption
-(admission, card lookup, the redemption transaction), each followed by the partner's retries
-with the same reference and then a rival partner's attempt (tests/integration/redeem_every_call.py).
-Whatever failed, the code ends redeemed exactly once, under the reference's own id, with one
-audit record of it, and the rival is refused."""
+(admission, card lookup, giving the guess slot back, the redemption transaction), each followed
+by the partner's retries with the same reference and then a rival's attempt
+(tests/integration/redeem_every_call.py). Whatever failed, the code ends redeemed exactly once,
+under the reference's own id, with one audit record of it, and the rival is refused; no
+failure costs the partner a guess slot beyond the window (CONTRACT §3 lockout)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,20 @@ import pytest
 
 from tests.support import run_as_function
 
-FEWEST_CALLS = 3  # admission transaction, card GetItem, redemption transaction (partners.md)
+FEWEST_CALLS = 4  # admission transaction, card GetItem, slot given back, redemption transaction (partners.md)
 
 Scenario = dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def scenarios(stack: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> list[Scenario]:
+def lines(stack: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> list[Scenario]:
     workdir: Path = tmp_path_factory.mktemp("redeem-every-call")
     return run_as_function("tests.integration.redeem_every_call", stack, workdir, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def scenarios(lines: list[Scenario]) -> list[Scenario]:
+    return [s for s in lines if s["phase"] in ("redeem", "retry")]
 
 
 def where(s: Scenario) -> str:
@@ -61,3 +67,21 @@ def test_retries_get_the_first_result_and_rivals_are_refused(scenarios: list[Sce
         assert s["rival"] == "ALREADY_REDEEMED", where(s)
         if s["phase"] == "retry":
             assert created == [], where(s)  # a repeat of a success is never a second 201
+
+
+def test_a_failure_leaks_a_guess_slot_only_when_it_comes_after_the_admission(scenarios: list[Scenario]) -> None:
+    held = 0
+    for s in scenarios:
+        # Every other failure is settled: the slot is given back on the way out.
+        leaked = 1 if (s["when"], s["fail_at"]) == ("after", 1) else 0
+        assert s["slots_held"] == held + leaked, where(s)
+        assert s["misses"] == 0, where(s)  # no request here was a wrong guess
+        held = s["slots_held"]
+
+
+def test_leaked_slots_lock_a_partner_out_for_one_window_at_most(lines: list[Scenario]) -> None:
+    (leaks,) = [s for s in lines if s["phase"] == "leaks"]
+    assert (leaks["injected"], leaks["slots_held"], leaks["misses"]) == (10, 10, 0)
+    assert leaks["after_a_minute"] == "locked for 600 s"  # counted as guesses, from their admission
+    assert leaks["after_the_window"] == "admitted"
+    assert leaks["slots_left"] == 0  # the leaked slots were freed, and the new one given back

@@ -152,3 +152,20 @@ def test_the_group_is_checked_before_the_body_is_validated() -> None:
     assert (out["statusCode"], json.loads(out["body"])["code"]) == (403, "FORBIDDEN")
     ev = event("POST", "/admin/things", json.dumps({"code": "way too long", "amount": -1}))
     assert admin_handler(ev, None)["statusCode"] == 401  # type: ignore[arg-type]
+
+
+def test_settle_gets_what_authentication_admitted_whatever_the_answer() -> None:
+    settled: list[dict[str, Any]] = []
+
+    def authenticate(ev: dict[str, Any]) -> dict[str, Any]:
+        if (ev.get("headers") or {}).get("x-who") != "partner":
+            raise conflict("REFUSED", "not you")
+        return {"slot": ev["rawPath"]}
+
+    signed = lambda_handler(app, authenticate=authenticate, settle=settled.append)
+    partner = {"content-type": "application/json", "x-who": "partner"}
+    assert signed(event("POST", "/things", json.dumps({"code": "x"}), partner), None)["statusCode"] == 422  # type: ignore[arg-type]
+    assert signed(event("GET", "/boom", headers=partner), None)["statusCode"] == 500  # type: ignore[arg-type]
+    assert signed(event("GET", "/taken", headers=partner), None)["statusCode"] == 409  # type: ignore[arg-type]
+    assert signed(event("GET", "/taken"), None)["statusCode"] == 409  # type: ignore[arg-type]
+    assert settled == [{"slot": "/things"}, {"slot": "/boom"}, {"slot": "/taken"}]  # not the refused one

@@ -114,14 +114,16 @@ def _as_json(event: dict[str, Any]) -> None:
 
 
 Authenticate = Callable[[dict[str, Any]], dict[str, Any]]
+Settle = Callable[[dict[str, Any]], None]
 
 
 def lambda_handler(
-    app: APIGatewayHttpResolver, authenticate: Authenticate | None = None
+    app: APIGatewayHttpResolver, authenticate: Authenticate | None = None, settle: Settle | None = None
 ) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
     """The one Lambda entry point of an API function. `authenticate` (e.g. a partner's
     signature) runs before the body is validated: it raises a Problem or returns what the
-    routes find in `app.context`."""
+    routes find in `app.context`. `settle` gets that same dict once the answer is made,
+    whatever the route did (e.g. to give back what admission took)."""
 
     access = _access_by_route(app)
 
@@ -133,9 +135,11 @@ def lambda_handler(
         # Who may call comes before what they sent: Powertools validates bodies before route
         # middlewares run, and a wrong group must see 403, not a schema.
         denied = _denied(event, access.get(str(event.get("routeKey"))))
+        admitted: dict[str, Any] = {}
         if denied is None and authenticate is not None:
             try:
-                app.context.update(authenticate(event))
+                admitted = authenticate(event)
+                app.context.update(admitted)
             except Problem as problem:
                 denied = problem
         if denied is not None:
@@ -147,7 +151,11 @@ def lambda_handler(
             }
         else:
             _as_json(event)
-            result = app.resolve(event, context)
+            try:
+                result = app.resolve(event, context)
+            finally:
+                if settle is not None:
+                    settle(admitted)
         result.setdefault("headers", {})["X-Request-Id"] = rid
         return result
 

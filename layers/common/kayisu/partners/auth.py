@@ -1,9 +1,10 @@
 """Who is calling the partner API: the signature over the raw request, a fresh timestamp, a
-nonce never seen before, an active partner that is not locked out (CONTRACT §3)."""
+nonce never seen before, an active partner with a guess slot free (CONTRACT §3; lockout.py)."""
 
 from __future__ import annotations
 
 import base64
+import math
 import threading
 import time
 from typing import Any
@@ -13,7 +14,7 @@ from aws_lambda_powertools import Logger
 from kayisu.clock import now
 from kayisu.container import scope
 from kayisu.errors import Problem
-from kayisu.partners import keys, signing
+from kayisu.partners import keys, lockout, signing
 from kayisu.store import partners as store
 from kayisu.web import metrics
 
@@ -31,8 +32,9 @@ def bad_signature(why: str) -> Problem:
     return Problem(401, "BAD_SIGNATURE", "Bad signature", "The request signature is not valid.")
 
 
-def too_many_attempts(until: int) -> Problem:
-    wait = max(1, until - int(time.time()))
+def too_many_attempts(until: float) -> Problem:
+    wait = max(1, math.ceil(until - time.time()))
+    logger.info("partner locked out", extra={"retry_after": wait})
     return Problem(
         429,
         "TOO_MANY_ATTEMPTS",
@@ -66,7 +68,8 @@ def raw_body(event: dict[str, Any]) -> bytes:
 
 
 def authenticate(event: dict[str, Any]) -> dict[str, Any]:
-    """The partner, as `{"partner": PartnerItem}`; a Problem (401, or 429 when locked out)."""
+    """The partner and the guess slot its request holds, as `{"partner": PartnerItem, "slot":
+    Slot}`; a Problem (401, or 429 when locked out)."""
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
     partner_id = headers.get("x-kayisu-partner", "")
     timestamp = headers.get("x-kayisu-timestamp", "")
@@ -88,10 +91,18 @@ def authenticate(event: dict[str, Any]) -> dict[str, Any]:
     if not signing.matches(secrets_, signature, method, path, timestamp, nonce, raw_body(event)):
         raise bad_signature("signature does not match")
     try:
-        store.admit(partner_id, nonce, at)
+        slot = lockout.admit(partner_id, nonce, at)
     except store.NonceReused:
         raise bad_signature("nonce reused") from None
-    except store.LockedOut as locked:
+    except lockout.LockedOut as locked:
         raise too_many_attempts(locked.until) from None
     logger.append_keys(partner_id=partner_id)
-    return {"partner": partner}
+    return {"partner": partner, "slot": slot}
+
+
+def settle(admitted: dict[str, Any]) -> None:
+    """After the answer: a slot the route did not spend on a wrong guess or give back itself (a
+    422 body, a read of a redemption, an error before the lookup) is given back."""
+    slot = admitted.get("slot")
+    if isinstance(slot, store.Slot):
+        store.release(slot)

@@ -1,7 +1,8 @@
 """Verifying and redeeming codes (CONTRACT §3, promise 4).
 
-Unknown, unsold and out-of-scope codes get one answer, 404 INVALID_CODE, and count towards the
-partner's lockout (10 in 10 minutes, then 429 until the window passes). A redemption is one
+Unknown, unsold and out-of-scope codes get one answer, 404 INVALID_CODE, and spend the guess
+slot the request was admitted with (lockout.py: 10 in 10 minutes, then 429 until the window
+passes); every other lookup gives its slot back before it writes its outcome. A redemption is one
 transaction conditioned on the card being sold and not redeemed, so concurrent redemptions of
 one code have exactly one winner. Its id is derived from the partner and the `reference`, so a
 retry with the same reference finds the first result instead of redeeming again.
@@ -26,8 +27,6 @@ from kayisu.store.cards import CARD_SK, CardItem, card_pk
 from kayisu.web import metrics
 
 logger = Logger()
-GUESS_WINDOW_SECONDS = 600
-MOST_GUESSES = 10
 
 Status = Literal["valid", "redeemed", "void"]
 
@@ -68,22 +67,24 @@ def _find(partner: store.PartnerItem, digest: str) -> Found | None:
     return Found(card, "redeemed" if card.redeemed_at else "valid")
 
 
-def _refuse(partner: store.PartnerItem, action: str, at: datetime, digest: str | None) -> Problem:
-    store.record_attempt(store.new_attempt(partner.partner_id, at, action, "invalid", digest=digest))
-    metrics.add_metric(name="InvalidCodes", unit="Count", value=1)
-    until = store.count_invalid(partner.partner_id, at, GUESS_WINDOW_SECONDS, MOST_GUESSES)
-    if until is not None:
-        logger.warning("partner locked out after repeated invalid codes", extra={"until": until})
-    return invalid_code()
+def _look_up(partner: store.PartnerItem, slot: store.Slot, action: str, at: datetime, digest: str) -> Found:
+    """The card, or INVALID_CODE once the guess is counted: the slot is spent before the answer
+    exists, and given back when there is a card (before anything else is written)."""
+    found = _find(partner, digest)
+    if found is None:
+        store.spend(slot)
+        store.record_attempt(store.new_attempt(partner.partner_id, at, action, "invalid", digest=digest))
+        metrics.add_metric(name="InvalidCodes", unit="Count", value=1)
+        raise invalid_code()
+    store.release(slot)
+    return found
 
 
-def verify(partner: store.PartnerItem, code: str) -> Verification:
+def verify(partner: store.PartnerItem, slot: store.Slot, code: str) -> Verification:
     _typo_guard(code)
     at = now()
     digest = code_digester().digest(code)
-    found = _find(partner, digest)
-    if found is None:
-        raise _refuse(partner, "verify", at, digest)
+    found = _look_up(partner, slot, "verify", at, digest)
     store.record_attempt(
         store.new_attempt(partner.partner_id, at, "verify", found.status, digest=digest, sku=found.card.sku)
     )
@@ -104,15 +105,13 @@ def code_void() -> Problem:
     return conflict("CODE_VOID", "This code was voided (its order was refunded); it cannot be redeemed.")
 
 
-def redeem(partner: store.PartnerItem, code: str, reference: str) -> tuple[Redemption, bool]:
+def redeem(partner: store.PartnerItem, slot: store.Slot, code: str, reference: str) -> tuple[Redemption, bool]:
     """The redemption, and whether it was made now (False: a retry got the first result)."""
     _typo_guard(code)
     at = now()
     digest = code_digester().digest(code)
     rid = redemption_id(partner.partner_id, reference)
-    found = _find(partner, digest)
-    if found is None:
-        raise _refuse(partner, "redeem", at, digest)
+    found = _look_up(partner, slot, "redeem", at, digest)
     card = found.card
     if found.status != "valid":
         return _settled(partner, card, rid, reference, at, digest)

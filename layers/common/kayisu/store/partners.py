@@ -10,8 +10,8 @@ counter, and the audit record. See docs/partners.md.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
 
 from pynamodb.attributes import (
     BinaryAttribute,
@@ -19,15 +19,18 @@ from pynamodb.attributes import (
     ListAttribute,
     NumberAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.condition import size
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
 from kayisu.config import get_settings
 from kayisu.store.cards import CARD_SK, CardItem, card_pk
 from kayisu.store.catalog import StockShardItem, product_pk, shard_sk
-from kayisu.store.txn import Cancelled, Transaction
+from kayisu.store.txn import MAX_ATTEMPTS, Cancelled, Transaction, back_off
 
 PARTNERS_PK = "PARTNERS"  # every partner in one partition: a few hundred at most, listed with one Query
 NONCE_SECONDS = 900  # longer than the 300 s window either side: a nonce outlives its timestamp
@@ -61,10 +64,13 @@ class NonceItem(PartnersItem, discriminator="nonce"):
 
 
 class GuessesItem(PartnersItem, discriminator="guesses"):
-    """A partner's recent INVALID_CODE answers (unix seconds) and the lockout they caused."""
+    """A partner's guess slots (CONTRACT §3 lockout, docs/partners.md): `slots` holds one element
+    `"<admitted at, unix ms>:<lease>"` per admitted request that may still turn out a wrong guess
+    (in flight) or did (then the same element is in `misses` too). Sets, so that taking, giving
+    back and marking a slot are exact single-element writes that need no read first."""
 
-    times = ListAttribute(of=NumberAttribute, default=list)
-    locked_until = NumberAttribute(null=True)
+    slots = UnicodeSetAttribute(null=True)
+    misses = UnicodeSetAttribute(null=True)
 
 
 class RedemptionItem(PartnersItem, discriminator="redemption"):
@@ -139,65 +145,111 @@ def update_partner(partner_id: str, **values: object) -> PartnerItem:
     return item
 
 
-# -- admission: a fresh nonce, and no lockout
+# -- admission: a fresh nonce, and a guess slot
 
 
 class NonceReused(Exception):
     pass
 
 
-class LockedOut(Exception):
-    def __init__(self, until: int) -> None:
-        super().__init__(until)
-        self.until = until
+class WindowFull(Exception):
+    """Every guess slot of the partner is taken (by wrong guesses, or requests in flight)."""
 
 
-def admit(partner_id: str, nonce: str, at: datetime) -> None:
-    """Remembers the nonce (NonceReused if seen) and checks the partner is not locked out
-    (LockedOut), in one request."""
+@dataclass
+class Slot:
+    """The guess slot an admitted request holds until its answer is known: given back when it
+    is not a wrong guess, spent (kept until the window passes) when it is."""
+
+    partner_id: str
+    element: str
+    state: str = "held"  # held | released | spent
+
+
+def _guesses(partner_id: str) -> GuessesItem:
+    return GuessesItem(f"PARTNER#{partner_id}", "GUESSES")
+
+
+def _update_guesses(partner_id: str, actions: list[Action]) -> None:
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            _guesses(partner_id).update(actions=[GuessesItem.kind.set(GuessesItem), *actions])
+            return
+        except UpdateError as exc:
+            # All requests of a partner write this item: on DynamoDB a write meeting another
+            # request's admission transaction is refused (nothing written) and may be retried.
+            if exc.cause_response_code != "TransactionConflictException" or attempt == MAX_ATTEMPTS:
+                raise
+            back_off(attempt)
+
+
+def slot_time_ms(element: str) -> int:
+    return int(element.split(":", 1)[0])
+
+
+def admit(partner_id: str, nonce: str, at: datetime, most: int, keep_seconds: int) -> Slot:
+    """Remembers the nonce (NonceReused if seen) and takes one of the partner's `most` guess
+    slots (WindowFull if none is free), in one request. The guesses item lives `keep_seconds`
+    after its last admission (TTL)."""
+    slot = Slot(partner_id, f"{int(at.timestamp() * 1000)}:{secrets.token_hex(6)}")
     t = Transaction()
-    t.check(
-        "lock",
-        GuessesItem,
-        f"PARTNER#{partner_id}",
-        "GUESSES",
-        GuessesItem.locked_until.does_not_exist() | (GuessesItem.locked_until <= _epoch(at)),
-    )
     t.put(
         "nonce",
         NonceItem(f"NONCE#{partner_id}#{nonce}", "NONCE", at=_epoch(at), ttl=_epoch(at) + NONCE_SECONDS),
         condition=NonceItem.pk.does_not_exist(),
+    )
+    t.update(
+        "slot",
+        _guesses(partner_id),
+        actions=[
+            GuessesItem.kind.set(GuessesItem),
+            GuessesItem.slots.add({slot.element}),
+            GuessesItem.ttl.set(_epoch(at) + keep_seconds),
+        ],
+        condition=GuessesItem.slots.does_not_exist() | (size(GuessesItem.slots) < most),  # type: ignore[no-untyped-call]
     )
     try:
         t.commit()
     except Cancelled as exc:
         if "nonce" in exc.failed:
             raise NonceReused() from None
-        guesses = GuessesItem.get(f"PARTNER#{partner_id}", "GUESSES", consistent_read=True)
-        raise LockedOut(int(guesses.locked_until or 0)) from None
+        raise WindowFull() from None
+    return slot
 
 
-def count_invalid(partner_id: str, at: datetime, window: int, most: int) -> int | None:
-    """Adds a wrong guess; returns when the lockout ends if this one reached `most` within
-    `window` seconds, else None."""
-    item = GuessesItem(f"PARTNER#{partner_id}", "GUESSES")
-    now = _epoch(at)
-    item.update(
-        actions=[
-            GuessesItem.kind.set(GuessesItem),
-            GuessesItem.times.set((GuessesItem.times | []).append([now])),
-            GuessesItem.ttl.set(now + 2 * window),
-        ]
-    )
-    times = [int(t) for t in cast(list[float], item.times or [])]
-    recent = sorted(t for t in times if t > now - window)
-    if len(recent) < most:
-        if len(times) > 2 * most:  # keep the list short; a race here only loses old entries
-            item.update(actions=[GuessesItem.times.set(cast(Any, recent))])
-        return None
-    until = int(recent[-most] + window)
-    item.update(actions=[GuessesItem.locked_until.set(until), GuessesItem.times.set(cast(Any, recent))])
-    return until
+def load_slots(partner_id: str) -> tuple[set[str], set[str]]:
+    """The partner's taken slots and, of them, those spent on wrong guesses."""
+    try:
+        item = GuessesItem.get(f"PARTNER#{partner_id}", "GUESSES", consistent_read=True)
+    except GuessesItem.DoesNotExist:
+        return set(), set()
+    return set(item.slots or ()), set(item.misses or ())
+
+
+def free_slots(partner_id: str, slots: set[str], misses: set[str]) -> None:
+    """Drops slots whose window has passed (spent, or leaked by a crashed request): exact
+    elements, so a slot taken meanwhile is never touched."""
+    actions: list[Action] = [GuessesItem.slots.delete(slots)] if slots else []
+    actions += [GuessesItem.misses.delete(misses)] if misses else []
+    if actions:
+        _update_guesses(partner_id, actions)
+
+
+def release(slot: Slot) -> None:
+    """Gives the slot back: the request was not a wrong guess."""
+    if slot.state != "held":
+        return
+    _update_guesses(slot.partner_id, [GuessesItem.slots.delete({slot.element})])
+    slot.state = "released"
+
+
+def spend(slot: Slot) -> None:
+    """Marks the slot as a wrong guess: it stays taken until its window passes. Marked spent
+    before the write, so a failure never gives a possibly counted guess back."""
+    if slot.state != "held":
+        return
+    slot.state = "spent"
+    _update_guesses(slot.partner_id, [GuessesItem.misses.add({slot.element})])
 
 
 # -- redemptions
