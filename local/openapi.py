@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-from kayisu.web import PROBLEM_JSON, ProblemDocument
+from kayisu.web import PATH_PARAMETERS, PROBLEM_JSON, ProblemDocument
 from local.functions import Function
 
 SECURITY_SCHEME = "operatorJwt"
@@ -69,8 +69,16 @@ def build_openapi(functions: dict[str, Function], server_url: str) -> dict[str, 
                 elif path.startswith("/v1/partner/"):  # public to API Gateway, signed for the function
                     op["security"] = [{PARTNER_SCHEME: []}]
                     _problems(responses, {401: "BAD_SIGNATURE", 429: "TOO_MANY_ATTEMPTS"})
-                # Powertools documents its own 422 shape; every error here is problem+json.
-                responses["422"] = _problem(_codes(responses.get("422"), "VALIDATION_ERROR"))
+                # What kayisu.web answers on every route: Powertools documents its own 422 shape,
+                # and every error here is problem+json.
+                _shared(responses, 422, "VALIDATION_ERROR")
+                if "requestBody" in op or method in ("post", "put", "patch"):  # kayisu.web: JSON, UTF-8
+                    _shared(responses, 400, "MALFORMED_JSON")
+                for param in op.get("parameters", []):
+                    spec = PATH_PARAMETERS.get(param["name"]) if param.get("in") == "path" else None
+                    if spec is not None:  # kayisu.web.bad_path_parameter
+                        param.setdefault("schema", {})["pattern"] = spec.pattern.pattern
+                        _shared(responses, 404, spec.code)
             doc["paths"].setdefault(path, {}).update(ops)
         doc["components"]["schemas"].update(part.get("components", {}).get("schemas", {}))
     schemas = doc["components"]["schemas"]
@@ -103,6 +111,16 @@ def _problem(description: str) -> dict[str, Any]:
         "description": description,
         "content": {PROBLEM_JSON: {"schema": {"$ref": f"#/components/schemas/{PROBLEM}"}}},
     }
+
+
+def _shared(responses: dict[str, Any], status: int, code: str) -> None:
+    """Adds `code` to the route's own answer at `status` (as problem+json; a page keeps its HTML)."""
+    key = str(status)
+    existing = responses.get(key)
+    page = {k: v for k, v in ((existing or {}).get("content") or {}).items() if k == "text/html"}
+    response = _problem(_codes(existing, code) + (" (a page: HTML)" if page else ""))
+    response["content"] = {**page, **response["content"]}
+    responses[key] = response
 
 
 def _codes(response: dict[str, Any] | None, always: str) -> str:

@@ -3,7 +3,7 @@
 from aws_lambda_powertools.event_handler import Response
 
 from kayisu.payments import sandbox_page
-from kayisu.web import create_app, lambda_handler, public_base
+from kayisu.web import create_app, html_page, lambda_handler, public_base
 
 app = create_app()
 
@@ -21,12 +21,17 @@ def _html(result: tuple[int, str]) -> Response[str]:
     )
 
 
-@app.get("/v1/sandbox/pay/<payment_id>", summary="Sandbox pay page", tags=["payments"])
+@app.get("/v1/sandbox/pay/<payment_id>", summary="Sandbox pay page", tags=["payments"], responses=html_page(200, 404))
 def show(payment_id: str) -> Response[str]:
     return _html(sandbox_page.show(payment_id))
 
 
-@app.post("/v1/sandbox/pay/<payment_id>", summary="Sandbox Pay or Decline", tags=["payments"])
+@app.post(
+    "/v1/sandbox/pay/<payment_id>",
+    summary="Sandbox Pay or Decline (form field action=pay|decline)",
+    tags=["payments"],
+    responses=html_page(200, 404, 422),
+)
 def act(payment_id: str) -> Response[str]:
     event = app.current_event
     return _html(sandbox_page.act(payment_id, event.decoded_body or "", public_base(event.raw_event)))

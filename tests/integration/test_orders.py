@@ -3,6 +3,7 @@ meet it (CONTRACT §1, §2, §4): each test tries to break a promise (1, 2, 3, 5
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -434,6 +435,46 @@ def test_operators_list_orders_newest_first_with_history_and_masked_codes(
     assert not any(code in json.dumps(detail) for code in codes)
     assert operator.get("/v1/admin/orders/ord_" + "c" * 32).json()["code"] == "UNKNOWN_ORDER"
     assert public.get("/v1/admin/orders").status_code == 401
+
+
+def _cursor(key: str) -> str:
+    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+
+
+def test_order_list_refuses_bad_cursors_and_answers_any_range_at_once(public: Api, operator: Api, new_sku: str) -> None:
+    """Issue 9: a cursor without a time zone was a 500 (TypeError), `from=0001-01-01` scanned
+    24,000 empty months, and year 1 or 9999 overflowed (500)."""
+    stocked_product(operator, new_sku, new_codes(1, prefix="RANGE"))
+    placed = order(public, new_sku).json()
+
+    def listing(**params: str) -> requests.Response:
+        return operator.get("/v1/admin/orders", params=params)
+
+    def refused(answer: requests.Response) -> list[str]:
+        assert (answer.status_code, answer.json()["code"]) == (422, "VALIDATION_ERROR"), answer.text
+        return [e["field"] for e in answer.json()["errors"]]
+
+    for bad in ("2026-11-24T08:00:00#ord_abc", "2026-13-01T00:00:00.000000Z#ord_abc", "2026-11-24T08:00:00Z#x"):
+        assert refused(listing(cursor=_cursor(bad))) == ["cursor"], bad
+    assert refused(listing(**{"from": "0001-01-01"})) == ["from"]  # over MAX_RANGE_DAYS
+    assert refused(listing(to="9999-12-31T23:59:59-14:00")) == ["to"]
+    assert refused(listing(**{"from": "0001-01-01T00:00:00+14:00"})) == ["from"]
+    for params in (
+        {"from": "0001-01-01", "to": "0001-01-31"},
+        {"to": "0001-01-15"},
+        {"from": "9999-12-01", "to": "9999-12-31"},
+    ):
+        answer = listing(**params)
+        assert (answer.status_code, answer.json()) == (200, {"items": [], "next_cursor": None}), params
+    # A `to` in the future is now; the range counts from there.
+    since = (datetime.now(UTC) - timedelta(days=300)).date().isoformat()
+    found = listing(**{"from": since, "to": "2999-12-31"}).json()["items"]
+    assert placed["order_id"] in [o["order_id"] for o in found]
+    # A cursor (well formed, but past `to`) never shows an order created after `to`.
+    before = (datetime.fromisoformat(placed["created_at"].replace("Z", "+00:00")) - timedelta(seconds=1)).isoformat()
+    future = _cursor((datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ") + "#ord_zzz")
+    later = listing(to=before.replace("+00:00", "Z"), cursor=future, limit="200").json()["items"]
+    assert placed["order_id"] not in [o["order_id"] for o in later]
 
 
 def test_an_operator_refund_voids_the_cards(

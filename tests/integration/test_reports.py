@@ -285,6 +285,10 @@ def test_the_reports_api(stack: dict[str, Any], public: Api, operator: Api, fina
 
     bad = finance.get("/v1/admin/reports", params={"kind": "hourly"})
     assert (bad.status_code, bad.json()["code"]) == (422, "VALIDATION_ERROR")
+    # Only a cursor of this list's own form (issue 9): "junk" is valid base64 of nothing we made.
+    for cursor in ("junk", "bm90IG91cnM", "é"):
+        bad = finance.get("/v1/admin/reports", params={"cursor": cursor})
+        assert (bad.status_code, [e["field"] for e in bad.json()["errors"]]) == (422, ["cursor"]), cursor
     for missing in ("daily-2019-01-01", "daily-nonsense", "nothing"):
         gone = finance.get(f"/v1/admin/reports/{missing}")
         assert (gone.status_code, gone.json()["code"]) == (404, "UNKNOWN_REPORT")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import re
+from pathlib import Path
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, ConfigDict, Field
 
 from kayisu.errors import conflict
-from kayisu.web import OPERATORS, create_app, groups_of, lambda_handler
+from kayisu.web import OPERATORS, PATH_PARAMETERS, create_app, groups_of, lambda_handler
+from local.template import load_template
 
 
 class Thing(BaseModel):
@@ -34,6 +38,11 @@ def taken() -> dict[str, Any]:
 @app.get("/boom")
 def boom() -> dict[str, Any]:
     raise RuntimeError("internal table kayisu-dev-cards exploded")
+
+
+@app.get("/products/<sku>")
+def product(sku: str) -> dict[str, Any]:
+    return {"sku": sku}
 
 
 @app.get("/admin", middlewares=[OPERATORS])
@@ -169,3 +178,37 @@ def test_settle_gets_what_authentication_admitted_whatever_the_answer() -> None:
     assert signed(event("GET", "/taken", headers=partner), None)["statusCode"] == 409  # type: ignore[arg-type]
     assert signed(event("GET", "/taken"), None)["statusCode"] == 409  # type: ignore[arg-type]
     assert settled == [{"slot": "/things"}, {"slot": "/boom"}, {"slot": "/taken"}]  # not the refused one
+
+
+def test_a_path_parameter_no_id_can_match_is_the_routes_404_before_any_lookup() -> None:
+    ev = event("GET", "/products/GIFT-50") | {"routeKey": "GET /products/{sku}", "pathParameters": {"sku": "GIFT-50"}}
+    assert call(ev)[0] == 200
+    for bad in ("X" * 3000, "-starts-with-a-dash", "GIFT 50", "GIFT-50\n", "礼品卡"):
+        ev["pathParameters"] = {"sku": bad}
+        status, _, body = call(ev)
+        assert (status, body["code"]) == (404, "UNKNOWN_SKU"), bad
+        assert bad not in json.dumps(body)
+    ev["pathParameters"] = {"order_id": "ord_" + "a" * 3000}
+    assert call(ev)[2]["code"] == "UNKNOWN_ORDER"
+
+
+def test_every_path_parameter_of_the_template_has_a_form() -> None:
+    template = load_template(Path(__file__).resolve().parents[2] / "template.yaml")
+    names = {
+        name
+        for res in template["Resources"].values()
+        for ev in (res.get("Properties") or {}).get("Events", {}).values()
+        if ev["Type"] == "HttpApi"
+        for name in re.findall(r"\{(\w+)\}", ev["Properties"]["Path"])
+    }
+    assert names
+    assert names <= set(PATH_PARAMETERS), names - set(PATH_PARAMETERS)
+
+
+def test_a_body_that_is_not_utf8_is_malformed_json_not_a_crash() -> None:
+    """Found by the fuzz (tests/integration/test_api_fuzz.py): Powertools decoded it and failed."""
+    ev = event("POST", "/things") | {"body": base64.b64encode(b"\xff\xfe{").decode(), "isBase64Encoded": True}
+    status, _, body = call(ev)
+    assert (status, body["code"]) == (400, "MALFORMED_JSON")
+    ev["body"] = base64.b64encode('{"code": "été", "amount": 1}'.encode()).decode()
+    assert call(ev)[0] == 200  # UTF-8, base64 or not, is read as usual

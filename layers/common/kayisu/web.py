@@ -9,10 +9,13 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 import warnings
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -23,12 +26,14 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from kayisu.catalog.schemas import SKU_PATTERN
 from kayisu.errors import (
     FieldError,
     Problem,
     forbidden,
     internal_error,
     malformed_json,
+    not_found,
     route_not_found,
     unauthorized,
     validation_error,
@@ -113,6 +118,19 @@ def _as_json(event: dict[str, Any]) -> None:
         headers["content-type"] = "application/json"
 
 
+def _unreadable_body(event: dict[str, Any]) -> Problem | None:
+    """400 MALFORMED_JSON for a body that is not UTF-8 (API Gateway then passes it base64): JSON
+    is UTF-8, and Powertools would fail decoding it (a 500) wherever a route reads the body."""
+    method = str(((event.get("requestContext") or {}).get("http") or {}).get("method", "")).upper()
+    if not event.get("isBase64Encoded") or not event.get("body") or method not in ("POST", "PUT", "PATCH"):
+        return None
+    try:
+        base64.b64decode(str(event["body"]), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return malformed_json()
+    return None
+
+
 Authenticate = Callable[[dict[str, Any]], dict[str, Any]]
 Settle = Callable[[dict[str, Any]], None]
 
@@ -142,6 +160,8 @@ def lambda_handler(
                 app.context.update(admitted)
             except Problem as problem:
                 denied = problem
+        if denied is None:
+            denied = bad_path_parameter(event) or _unreadable_body(event)
         if denied is not None:
             result: dict[str, Any] = {
                 "statusCode": denied.status,
@@ -160,6 +180,45 @@ def lambda_handler(
         return result
 
     return handler
+
+
+# --- path parameters: an id that cannot exist is the route's 404 before any lookup (a 3 KB SKU
+# would otherwise reach DynamoDB, whose key limit answers a ValidationException).
+
+
+@dataclass(frozen=True)
+class PathParameter:
+    pattern: re.Pattern[str]
+    code: str  # the routes' own not-found code
+    what: str
+
+
+PATH_PARAMETERS: dict[str, PathParameter] = {
+    "sku": PathParameter(re.compile(SKU_PATTERN), "UNKNOWN_SKU", "product"),
+    "order_id": PathParameter(re.compile(r"^ord_[A-Za-z0-9]{1,60}$"), "UNKNOWN_ORDER", "order"),
+    "batch_id": PathParameter(re.compile(r"^b-[a-z0-9]{1,62}$"), "UNKNOWN_BATCH", "batch"),
+    "partner_id": PathParameter(re.compile(r"^ptn_[A-Za-z0-9]{1,60}$"), "UNKNOWN_PARTNER", "partner"),
+    "redemption_id": PathParameter(re.compile(r"^rdm_[A-Za-z0-9]{1,60}$"), "UNKNOWN_REDEMPTION", "redemption"),
+    "report_id": PathParameter(re.compile(r"^(daily|weekly|monthly)-[0-9W-]{4,10}$"), "UNKNOWN_REPORT", "report"),
+    "payment_id": PathParameter(re.compile(r"^[A-Za-z0-9_-]{1,80}$"), "NOT_FOUND", "payment"),
+    "provider": PathParameter(re.compile(r"^[a-z0-9_-]{1,32}$"), "NOT_FOUND", "provider"),
+}
+
+
+def bad_path_parameter(event: dict[str, Any]) -> Problem | None:
+    """The route's 404 for a path parameter no id of ours can match (tests/unit/test_web.py
+    checks that every parameter in template.yaml is listed)."""
+    for name, value in (event.get("pathParameters") or {}).items():
+        spec = PATH_PARAMETERS.get(name)
+        if spec is None:
+            continue
+        if not isinstance(value, str) or not spec.pattern.fullmatch(value):
+            return (
+                route_not_found()
+                if spec.code == "NOT_FOUND"
+                else not_found(spec.code, f"There is no such {spec.what}.")
+            )
+    return None
 
 
 # --- authorisation: API Gateway's JWT authorizer has checked the token; we check the group.
@@ -288,3 +347,11 @@ def documented(
             "content": {PROBLEM_JSON: {"model": ProblemDocument}},
         }
     return out
+
+
+def html_page(*statuses: int) -> dict[int, Any]:
+    """A page's `responses` (the sandbox's pay page): HTML for a person at each status."""
+    return {
+        status: {"description": "A page", "content": {"text/html": {"schema": {"type": "string"}}}}
+        for status in statuses
+    }

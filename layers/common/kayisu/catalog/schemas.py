@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 from kayisu.clock import Timestamp
 from kayisu.money import MAX_AMOUNT, MINOR_UNITS
 
-Sku = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="stock keeping unit")]
+SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+Sku = Annotated[str, Field(pattern=SKU_PATTERN, description="stock keeping unit")]
 Price = Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT, description="minor units (fen for CNY)")]
 # One order's cards, its shards and its bookkeeping fit one DynamoDB transaction (100 items):
 # 64 cards + up to 32 shards + the order, its event and two limit counters.

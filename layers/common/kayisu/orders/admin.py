@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
+import re
 from datetime import UTC, date, datetime, time, timedelta
 
 from aws_lambda_powertools import Logger
@@ -24,13 +23,19 @@ from kayisu.orders.schemas import (
     PaymentCheck,
 )
 from kayisu.orders.views import summary_fields
+from kayisu.pagination import decode_cursor, encode_cursor
 from kayisu.payments.provider import ProviderError
 from kayisu.store import orders as store
 
 logger = Logger()
 
 DEFAULT_MONTHS = 3  # how far back a list goes when `from` is not given
+# Each month of the range costs one query per index shard even when empty: a longer range is
+# 422, so that `from=0001-01-01` cannot make one request scan twenty thousand months.
+MAX_RANGE_DAYS = 400
 PAGE = 50
+# What _cursor_out hands out: the ByCreated sort key of the last order shown (store._iso + id).
+_CURSOR_KEY = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z#ord_[A-Za-z0-9]{1,60}")
 
 
 def _when(field: str, value: str | None, end_of_day: bool) -> datetime | None:
@@ -41,11 +46,11 @@ def _when(field: str, value: str | None, end_of_day: bool) -> datetime | None:
             day = date.fromisoformat(value)
             return datetime.combine(day, time.max if end_of_day else time.min, tzinfo=UTC)
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            raise validation_error([FieldError(field, "needs a time zone (use Z for UTC)")])
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 moved into UTC
         raise validation_error([FieldError(field, "must be a date (YYYY-MM-DD) or an RFC 3339 time")]) from None
-    if parsed.tzinfo is None:
-        raise validation_error([FieldError(field, "needs a time zone (use Z for UTC)")])
-    return parsed.astimezone(UTC)
 
 
 def _month_start(at: datetime) -> datetime:
@@ -58,28 +63,26 @@ def _previous_month(month: datetime) -> datetime:
 
 def _months_back(month: datetime, count: int) -> datetime:
     for _ in range(count):
+        if month.year == 1 and month.month == 1:
+            break  # no month before it
         month = _previous_month(month)
     return month
 
 
-def _cursor_in(cursor: str | None) -> str | None:
+def _cursor_in(cursor: str | None) -> tuple[str, datetime] | None:
+    """The sort key to resume before, and its time."""
     if not cursor:
         return None
+    key = decode_cursor(cursor, _CURSOR_KEY)
     try:
-        text = base64.urlsafe_b64decode(cursor.encode() + b"==").decode()
-    except (binascii.Error, UnicodeDecodeError):
-        text = ""
-    try:
-        datetime.fromisoformat(text.split("#", 1)[0].replace("Z", "+00:00"))
-    except ValueError:
-        text = ""
-    if "#ord_" not in text:
-        raise validation_error([FieldError("cursor", "is not a cursor this API gave out")])
-    return text
+        at = datetime.strptime(key.split("#", 1)[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    except ValueError:  # a month 13 or a 30 February
+        raise validation_error([FieldError("cursor", "is not a cursor this list gave out")]) from None
+    return key, at
 
 
 def _cursor_out(key: str) -> str:
-    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+    return encode_cursor(key)
 
 
 def list_orders(
@@ -91,14 +94,22 @@ def list_orders(
     lower = _when("from", from_, end_of_day=False) or _months_back(_month_start(upper), DEFAULT_MONTHS - 1)
     if lower > upper:
         raise validation_error([FieldError("from", "must not be after `to`")])
+    upper = min(upper, now())  # no order is created later: a `to` in the future means now
+    if upper - lower > timedelta(days=MAX_RANGE_DAYS):
+        raise validation_error([FieldError("from", f"must be at most {MAX_RANGE_DAYS} days before `to` (or now)")])
     resume = _cursor_in(cursor)
-    before = resume or store.sort_key_at(upper) + "~"
+    before = store.sort_key_at(upper) + "~"
+    start = upper
+    if resume is not None and resume[1] <= upper:  # a cursor never reaches past `to`
+        before, start = resume
     after = store.sort_key_at(lower)
-    start = datetime.fromisoformat(resume.split("#", 1)[0].replace("Z", "+00:00")) if resume else upper
-    month = _month_start(min(upper, start))
+    if before <= after:  # nothing can lie between (a range in the future; a cursor before `from`)
+        return AdminOrderList(items=[], next_cursor=None)
+    month = _month_start(start)
+    floor = _month_start(lower)
     items: list[AdminOrder] = []
     last_seen: str | None = None
-    while len(items) < limit and month >= _month_start(lower):
+    while len(items) < limit and month >= floor:
         keys = store.created_page(month, before, after, limit)
         found = store.load_orders([order_id for _, order_id in keys])
         for key, order_id in keys:
@@ -109,6 +120,8 @@ def list_orders(
                 if len(items) == limit:
                     break
         if len(keys) < limit and len(items) < limit:
+            if month == floor:
+                break
             month = _previous_month(month)
             if last_seen:
                 before = last_seen

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import base64
+import re
 from datetime import timedelta
 
 from pydantic import BaseModel
@@ -10,7 +10,8 @@ from pydantic import BaseModel
 from kayisu.aws import client
 from kayisu.clock import Timestamp, now
 from kayisu.config import get_settings
-from kayisu.errors import FieldError, Problem, not_found, validation_error
+from kayisu.errors import Problem, not_found
+from kayisu.pagination import decode_cursor, encode_cursor
 from kayisu.reports.periods import Period, ReportKind, from_report_id, parse
 
 DOWNLOAD_SECONDS = 900
@@ -39,15 +40,8 @@ def unknown_report(report_id: str) -> Problem:
     return not_found("UNKNOWN_REPORT", f"There is no report {report_id!r}.")
 
 
-def _encode(key: str) -> str:
-    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise validation_error([FieldError("cursor", "not a cursor from this list")]) from None
+# What _order makes: the period's last day, its kind's rank and its label.
+_CURSOR_KEY = re.compile(r"\d{4}-\d{2}-\d{2}/[012]/\d{4}-(W\d{2}|\d{2}(-\d{2})?)")
 
 
 def _period_of(key: str) -> Period | None:
@@ -71,7 +65,7 @@ def _order(period: Period) -> str:
 def list_reports(kind: ReportKind | None, cursor: str | None, limit: int = PAGE) -> ReportList:
     """Newest period first, across kinds when `kind` is not given."""
     prefix = f"finance/{kind.value}/" if kind else "finance/"
-    before = _decode(cursor) if cursor else None
+    before = decode_cursor(cursor, _CURSOR_KEY) if cursor else None
     found: list[tuple[str, ReportSummary]] = []
     pages = client("s3").get_paginator("list_objects_v2").paginate(Bucket=get_settings().reports_bucket, Prefix=prefix)
     for page in pages:  # a few thousand keys in a decade: listing them all stays cheap
@@ -89,7 +83,9 @@ def list_reports(kind: ReportKind | None, cursor: str | None, limit: int = PAGE)
             found.append((_order(period), summary))
     found.sort(key=lambda pair: pair[0], reverse=True)
     more = len(found) > limit
-    return ReportList(items=[s for _, s in found[:limit]], next_cursor=_encode(found[limit - 1][0]) if more else None)
+    return ReportList(
+        items=[s for _, s in found[:limit]], next_cursor=encode_cursor(found[limit - 1][0]) if more else None
+    )
 
 
 def get_report(report_id: str) -> Report:
