@@ -29,6 +29,7 @@ from kayisu.clock import now
 from kayisu.config import get_settings
 from kayisu.ingest.ids import new_batch_id as new_batch_id
 from kayisu.ingest.parsing import CardRow, FileRejected, RejectedRow, kind_of, read_rows
+from kayisu.spreadsheet import safe_row
 from kayisu.store import cards as store
 from kayisu.store.catalog import load_product
 
@@ -288,7 +289,7 @@ def _write_rejects_part(batch: store.BatchItem, start: int, rejects: list[Reject
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     for r in rejects:
-        writer.writerow([r.line, r.reason])
+        writer.writerow(safe_row([r.line, r.reason]))  # fixed reasons today; a spreadsheet opens it
     client("s3").put_object(
         Bucket=get_settings().reports_bucket,
         Key=f"{_rejects_prefix(batch.batch_id)}{start:09d}.csv",
