@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import secrets
 import socket
+import struct
 import subprocess
 import sys
 import time
+import zipfile
+import zlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -89,3 +94,95 @@ def run_as_function(module: str, state: dict[str, Any], workdir: Path, *args: st
     )
     assert out.returncode == 0, out.stderr[-3000:]
     return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+_SST_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+def xlsx_bomb(part: str = "xl/sharedStrings.xml", inflated: int = 1 << 30, codes: Sequence[str] = ("BOMB-1",)) -> bytes:
+    """A small, well-formed .xlsx: a `code` column holding `codes` as shared strings, whose `part`
+    (its shared strings or its sheet, xl/worksheets/sheet1.xml) inflates to `inflated` bytes of XML,
+    padded with whitespace, which deflate shrinks about 1,000 times (1 GiB is a 1 MB file).
+
+    The deflate stream is one compressed MiB of spaces repeated: each copy ends in a full flush,
+    so no copy refers to another, and the file takes a moment to make, never 1 GiB of memory."""
+    import openpyxl  # type: ignore[import-untyped]
+
+    strings = ["code", *codes]
+    sst = f'<?xml version="1.0"?><sst xmlns="{_MAIN_NS}">' + "".join(f"<si><t>{s}</t></si>" for s in strings)
+    rows = "".join(f'<row r="{n}"><c r="A{n}" t="s"><v>{n - 1}</v></c></row>' for n in range(1, len(strings) + 1))
+    sheet = f'<?xml version="1.0"?><worksheet xmlns="{_MAIN_NS}"><sheetData>{rows}'
+    parts: dict[str, tuple[str, str]] = {  # name: (the XML up to the padding, after it)
+        "xl/sharedStrings.xml": (sst, "</sst>"),
+        "xl/worksheets/sheet1.xml": (sheet, "</sheetData></worksheet>"),
+    }
+    buffer = io.BytesIO()
+    openpyxl.Workbook().save(buffer)
+    members: list[tuple[str, bytes, int, int]] = []
+    with zipfile.ZipFile(buffer) as base:
+        for name in base.namelist():
+            if name in parts:
+                continue
+            data = base.read(name)
+            if name == "[Content_Types].xml":
+                override = f'<Override PartName="/xl/sharedStrings.xml" ContentType="{_SST_TYPE}" />'
+                data = data.replace(b"</Types>", override.encode() + b"</Types>")
+            members.append(_deflated(name, [data]))
+    for name, (head, tail) in parts.items():
+        if name != part:
+            members.append(_deflated(name, [head.encode(), tail.encode()]))
+    start, end = (text.encode() for text in parts[part])
+    blocks, rest = divmod(inflated - len(start) - len(end), 1 << 20)
+    members.append(_deflated(part, [start, *[b" " * (1 << 20)] * blocks, b" " * rest + end]))
+    return _zip(members)
+
+
+def _deflated(name: str, pieces: list[bytes]) -> tuple[str, bytes, int, int]:
+    """(name, raw deflate data, CRC-32, size) of the concatenated pieces; equal pieces in a row
+    are compressed once (each piece is a full-flushed, self-contained run of deflate blocks)."""
+    out, crc, size = bytearray(), 0, 0
+    previous: tuple[bytes, bytes] | None = None
+    for number, piece in enumerate(pieces):
+        if previous is None or previous[0] is not piece:
+            compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+            last = number == len(pieces) - 1
+            previous = (
+                piece,
+                compressor.compress(piece) + compressor.flush(zlib.Z_FINISH if last else zlib.Z_FULL_FLUSH),
+            )
+        out += previous[1]
+        crc, size = zlib.crc32(piece, crc), size + len(piece)
+    return name, bytes(out), crc, size
+
+
+def _zip(members: list[tuple[str, bytes, int, int]]) -> bytes:
+    """A zip archive of already deflated members (zipfile compresses only what it is given whole)."""
+    out, directory = bytearray(), bytearray()
+    for name, data, crc, size in members:
+        encoded, offset = name.encode(), len(out)
+        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0, crc, len(data), size, len(encoded), 0)
+        out += encoded + data
+        directory += struct.pack(
+            "<IHHHHHHIIIHHHHHII",
+            0x02014B50,
+            20,
+            20,
+            0,
+            8,
+            0,
+            0,
+            crc,
+            len(data),
+            size,
+            len(encoded),
+            0,
+            0,
+            0,
+            0,
+            0,
+            offset,
+        )
+        directory += encoded
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members), len(directory), len(out), 0)
+    return bytes(out + directory + end)

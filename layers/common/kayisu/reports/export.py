@@ -24,6 +24,7 @@ from kayisu.clock import now, rfc3339
 from kayisu.config import get_settings
 from kayisu.money import MINOR_UNITS
 from kayisu.reports.periods import Period, business_zone
+from kayisu.spreadsheet import safe_row
 from kayisu.store import ledger
 from kayisu.store.orders import MoneyItem, OrderItem, PaymentItem, RefundItem
 
@@ -117,7 +118,8 @@ class _Writer:
         self._csv = csv.writer(out, lineterminator="\r\n")
 
     def row(self, cells: list[Any]) -> None:
-        self._csv.writerow(["" if c is None else c for c in cells])
+        # Provider-controlled text (order and transaction ids) must not open as a formula.
+        self._csv.writerow(safe_row(cells))
 
 
 def export(period: Period) -> ExportResult:
