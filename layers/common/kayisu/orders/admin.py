@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import UTC, date, datetime, time, timedelta
 
 from aws_lambda_powertools import Logger
@@ -29,6 +30,7 @@ from kayisu.store import orders as store
 
 logger = Logger()
 
+EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,253}", re.ASCII)  # a lookup key, not a check of deliverability
 DEFAULT_MONTHS = 3  # how far back a list goes when `from` is not given
 PAGE = 50
 
@@ -83,15 +85,24 @@ def _cursor_out(key: str) -> str:
 
 
 def list_orders(
-    status: str | None, from_: str | None, to: str | None, cursor: str | None, limit: int = PAGE
+    status: str | None,
+    from_: str | None,
+    to: str | None,
+    cursor: str | None,
+    limit: int = PAGE,
+    email: str | None = None,
 ) -> AdminOrderList:
     if status and status not in ORDER_STATUSES:
         raise validation_error([FieldError("status", f"must be one of {', '.join(ORDER_STATUSES)}")])
+    if email is not None and not EMAIL.fullmatch(email.strip()):
+        raise validation_error([FieldError("email", "must be an email address")])
     upper = _when("to", to, end_of_day=True) or now()
     lower = _when("from", from_, end_of_day=False) or _months_back(_month_start(upper), DEFAULT_MONTHS - 1)
     if lower > upper:
         raise validation_error([FieldError("from", "must not be after `to`")])
     resume = _cursor_in(cursor)
+    if email is not None:
+        return _by_email(email, status, lower, upper, resume, limit)
     before = resume or store.sort_key_at(upper) + "~"
     after = store.sort_key_at(lower)
     start = datetime.fromisoformat(resume.split("#", 1)[0].replace("Z", "+00:00")) if resume else upper
@@ -115,6 +126,32 @@ def list_orders(
             continue
         if last_seen:
             before = last_seen
+    more = len(items) == limit and last_seen is not None
+    return AdminOrderList(items=items, next_cursor=_cursor_out(last_seen) if more and last_seen else None)
+
+
+def _by_email(
+    email: str, status: str | None, lower: datetime, upper: datetime, resume: str | None, limit: int
+) -> AdminOrderList:
+    """One buyer's orders through the ByEmail index: each page reads that email's keys only
+    (never a scan), newest first, the status filtered after reading as in the full list."""
+    before = resume or store.sort_key_at(upper) + "~"
+    after = store.sort_key_at(lower)
+    items: list[AdminOrder] = []
+    last_seen: str | None = None
+    while len(items) < limit:
+        keys = store.email_page(email, before, after, limit)
+        found = store.load_orders([order_id for _, order_id in keys])
+        for key, order_id in keys:
+            last_seen = key
+            order = found.get(order_id)
+            if order is not None and (not status or order.status == status):
+                items.append(admin_order(order))
+                if len(items) == limit:
+                    break
+        if len(keys) < limit or last_seen is None:
+            break
+        before = last_seen
     more = len(items) == limit and last_seen is not None
     return AdminOrderList(items=items, next_cursor=_cursor_out(last_seen) if more and last_seen else None)
 

@@ -126,6 +126,7 @@ def place(
         }
         gsi1pk, gsi1sk = store.created_keys(order_id, at)
         gsi2pk, gsi2sk = store.pending_keys(order_id, expires)
+        gsi3pk, gsi3sk = store.email_keys(data.email, order_id, at)
         item = store.OrderItem(
             store.order_pk(order_id),
             store.ORDER_SK,
@@ -151,6 +152,8 @@ def place(
             gsi1sk=gsi1sk,
             gsi2pk=gsi2pk,
             gsi2sk=gsi2sk,
+            gsi3pk=gsi3pk,
+            gsi3sk=gsi3sk,
         )
         try:
             store.place_order(item, reservation, limits)
