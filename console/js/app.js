@@ -43,8 +43,11 @@ document.addEventListener('click', (event) => {
 });
 window.addEventListener('popstate', () => render(true));
 window.addEventListener('kayisu:expired', () => {
+  // Signing in again returns to the page that met the 401.
   signInMessage = { key: 'signin.expired', kind: 'warn' };
-  navigate('/signin', { replace: true });
+  const here = path() === '/signin' ? history.state?.next || '/' : path() + location.search;
+  history.replaceState({ next: here }, '', `${BASE}/signin`);
+  render(true);
 });
 
 function paint(title, ...nodes) {
