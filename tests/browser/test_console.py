@@ -114,6 +114,13 @@ def test_an_operator_signs_in_creates_a_product_and_imports_a_dropped_batch(
     expect(edit.get_by_role("alert")).to_contain_text("Validation failed")
     expect(edit.get_by_label("Currency")).to_have_attribute("aria-invalid", "true")
     edit.get_by_role("button", name="Cancel").click()
+    page.get_by_role("button", name=f"Deactivate {new_sku}").click()
+    expect(row).to_contain_text("Inactive")
+    expect(page.get_by_role("button", name=f"Activate {new_sku}", exact=True)).to_be_visible()
+    assert operator.get(f"/v1/products/{new_sku}").status_code == 404  # hidden from shoppers at once
+    page.get_by_role("button", name=f"Activate {new_sku}", exact=True).click()
+    expect(page.get_by_role("button", name=f"Deactivate {new_sku}")).to_be_visible()  # redrawn as active
+    assert operator.get(f"/v1/products/{new_sku}").status_code == 200
 
     codes = new_codes(3, "CONSOLE")
     text = "\n".join([*codes, codes[0], "x" * 300]) + "\n"  # one duplicate, one too long
