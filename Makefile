@@ -17,7 +17,7 @@ help:
 	@echo "make build      sam build (arm64, offline except PyPI)"
 	@echo "make bench      benchmarks (not part of the tests)"
 	@echo "make browser-deps  Debian's chromium (+ a CJK font) for the browser tests, when missing (root or sudo)"
-	@echo "make deploy-storefront  upload storefront/ to the deployed stack (CONFIG_ENV=prod; DEPLOY_ARGS=--dry-run)"
+	@echo "make deploy-storefront  upload storefront/ and console/ to the deployed stack (CONFIG_ENV=prod; DEPLOY_ARGS=--dry-run)"
 	@echo "make clean      remove environments, builds and local state"
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt pyproject.toml sdk/python/pyproject.toml

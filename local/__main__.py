@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         f"""
 Kayisu local stack is up.
   Shop (storefront)   {api}/
+  Console (operators) {api}/console/
   API                 {api}/v1/products
   API docs            {api}/docs   (OpenAPI: {api}/v1/openapi.json)
   AWS emulator        {state["aws_endpoint_url"]}  (region {state["region"]})

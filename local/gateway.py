@@ -131,6 +131,7 @@ class Gateway:
         local_routes: dict[str, Callable[[Request, dict[str, str]], Response]],
     ) -> None:
         self.root = root
+        self.emulator_url = emulator_url  # the console signs in against the emulator's Cognito
         self.openapi = openapi
         self.routes: list[Route] = []
         self.cors: dict[str, Any] = {}
@@ -336,6 +337,8 @@ class Gateway:
             return self._under(base, request.path.removeprefix("/docs/assets/"))
         if request.method not in ("GET", "HEAD"):
             return problem(404, "NOT_FOUND", "Not found", "No such resource.")
+        if request.path == "/console" or request.path.startswith("/console/"):
+            return self.console(request)
         base = (self.root / "storefront").resolve()
         rel = request.path.lstrip("/") or "index.html"
         if (base / rel).is_dir():
@@ -349,6 +352,40 @@ class Gateway:
             # CloudFront's error responses do in production (a missing file stays a 404 here).
             rel = "index.html"
         return self._under(base, rel)
+
+    # -- the operator console (docs/console.md)
+
+    def console(self, request: Request) -> Response:
+        """console/ at /console/, as CloudFront serves it in production: its config.json says
+        where this stack's Cognito is, and paths without a file extension load index.html."""
+        if request.path == "/console":
+            return Response(status=308, headers={"Location": "/console/"})
+        base = (self.root / "console").resolve()
+        rel = request.path.removeprefix("/console/")
+        if rel == "config.json":
+            return Response(json.dumps(self.console_config()), content_type="application/json; charset=utf-8")
+        if not rel or "." not in rel.rsplit("/", 1)[-1]:
+            page = (base / "index.html").read_text(encoding="utf-8")
+            return Response(self.console_csp(page), content_type="text/html; charset=utf-8")
+        return self._under(base, rel)
+
+    def console_config(self) -> dict[str, str]:
+        """What `make deploy-storefront` writes on AWS, for this stack: the API on the page's
+        own origin, the emulator as the Cognito endpoint (it answers CORS as AWS's does)."""
+        authorizer = next(iter(self.authorizers.values()), None)
+        issuer = authorizer.issuer if authorizer else ""
+        region = issuer.split("cognito-idp.", 1)[-1].split(".", 1)[0] if "cognito-idp." in issuer else ""
+        return {
+            "api_url": "",
+            "region": region,
+            "user_pool_client_id": sorted(authorizer.audience)[0] if authorizer else "",
+            "cognito_endpoint": self.emulator_url,
+        }
+
+    def console_csp(self, page: str) -> str:
+        # The deploy narrows `connect-src 'self' https:` to the API, Cognito and the cards
+        # bucket; here Cognito and the presigned uploads are the emulator, over plain http.
+        return page.replace("connect-src 'self' https:;", f"connect-src 'self' https: {self.emulator_url};", 1)
 
     def _under(self, base: Path, rel: str) -> Response:
         target = (base / rel).resolve()

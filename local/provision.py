@@ -22,6 +22,7 @@ IN_PROCESS = {
     "AWS::Lambda::Permission",
     "AWS::CloudFront::Distribution",
     "AWS::CloudFront::OriginAccessControl",
+    "AWS::CloudFront::Function",
     "AWS::S3::BucketPolicy",
     "AWS::SQS::QueuePolicy",
     "AWS::Scheduler::Schedule",
@@ -107,6 +108,23 @@ def _table(p: Provisioner, lid: str, props: dict[str, Any]) -> None:
     p.t.attrs[lid] = {"Arn": desc["TableArn"], "StreamArn": desc.get("LatestStreamArn", "")}
 
 
+def _cors(config: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's CorsConfiguration in the S3 API's spelling (CORSRules, MaxAgeSeconds)."""
+    rules = []
+    for rule in config.get("CorsRules", []):
+        out = {
+            k: v
+            for k, v in rule.items()
+            if k in ("AllowedHeaders", "AllowedMethods", "AllowedOrigins", "ExposedHeaders", "Id")
+        }
+        if "ExposedHeaders" in out:
+            out["ExposeHeaders"] = out.pop("ExposedHeaders")
+        if "MaxAge" in rule:
+            out["MaxAgeSeconds"] = int(rule["MaxAge"])
+        rules.append(out)
+    return {"CORSRules": rules}
+
+
 def _bucket(p: Provisioner, lid: str, props: dict[str, Any]) -> None:
     name = p.r(props["BucketName"])
     s3 = p.client("s3")
@@ -137,7 +155,7 @@ def _bucket(p: Provisioner, lid: str, props: dict[str, Any]) -> None:
             Bucket=name, PublicAccessBlockConfiguration=p.r(props["PublicAccessBlockConfiguration"])
         )
     if "CorsConfiguration" in props:
-        s3.put_bucket_cors(Bucket=name, CORSConfiguration=p.r(props["CorsConfiguration"]))
+        s3.put_bucket_cors(Bucket=name, CORSConfiguration=_cors(p.r(props["CorsConfiguration"])))
     notify = props.get("NotificationConfiguration")
     if notify:
         # After everything else exists: the targets may refer back to this bucket.

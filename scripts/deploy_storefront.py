@@ -1,4 +1,5 @@
-"""`make deploy-storefront`: publish storefront/ to a deployed stack (docs/storefront.md).
+"""`make deploy-storefront`: publish storefront/ and the console (console/, under `console/`)
+to a deployed stack (docs/storefront.md, docs/console.md).
 
 1. Reads the stack's outputs `ApiUrl`, `StorefrontBucketName` and `StorefrontDistributionId`
    (the stack name and region come from samconfig.toml's `--config-env`, or the flags).
@@ -9,7 +10,11 @@
    names carry their version).
 3. Uploads the assets first and `index.html` and `config.json` last (a page never refers to a
    file that is not there yet), deletes objects the release no longer has, and invalidates
-   the CloudFront distribution (`/*`).
+   the CloudFront distribution (`/*`). Shop and console are one release in one bucket: deleting
+   what a release no longer has must see both.
+4. The console's `config.json` is `{"api_url", "region", "user_pool_client_id",
+   "cognito_endpoint"}` from the outputs `UserPoolId` and `UserPoolClientId`; its `index.html`
+   may connect to the API, the region's Cognito endpoint and the cards bucket (batch uploads).
 
 `--dry-run` prints the plan and changes nothing. Credentials come from the usual AWS chain
 (`AWS_PROFILE`, environment, SSO). Python and boto3 only: no AWS CLI needed.
@@ -45,8 +50,17 @@ CONTENT_TYPES = {
     ".txt": "text/plain; charset=utf-8",
     ".webmanifest": "application/manifest+json",
 }
-LAST = ("config.json", "index.html")  # uploaded after everything they refer to
-OUTPUTS = ("ApiUrl", "StorefrontBucketName", "StorefrontDistributionId")
+# Uploaded after everything they refer to, the console's before the shop's.
+LAST = ("console/config.json", "console/index.html", "config.json", "index.html")
+OUTPUTS = (
+    "ApiUrl",
+    "StorefrontBucketName",
+    "StorefrontDistributionId",
+    "UserPoolId",
+    "UserPoolClientId",
+    "CardsBucketName",
+)
+CONSOLE = "console/"
 
 
 class DeployError(Exception):
@@ -102,25 +116,87 @@ def content_type(path: Path) -> str:
         raise DeployError(f"unknown file type, add it to CONTENT_TYPES: {path}") from None
 
 
-def plan(root: Path, api_url: str) -> list[Upload]:
+def _files(root: Path, prefix: str, bodies: dict[str, bytes]) -> list[Upload]:
+    """Every file under `root` as `prefix + its path`, `bodies` replacing some by name."""
     uploads: list[Upload] = []
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
         if not path.is_file() or any(part.startswith(".") for part in rel.parts):
             continue
         key = rel.as_posix()
-        body = path.read_bytes()
-        if key == "config.json":
-            body = config_json(api_url)
-        elif key == "index.html":
-            body = narrow_csp(body.decode("utf-8"), api_url).encode()
+        body = bodies[key] if key in bodies else path.read_bytes()
         cache = IMMUTABLE if rel.parts[0] == "vendor" else NO_CACHE
-        uploads.append(Upload(key, body, content_type(path), cache))
-    if "config.json" not in {u.key for u in uploads}:
-        uploads.append(Upload("config.json", config_json(api_url), CONTENT_TYPES[".json"], NO_CACHE))
-    if "index.html" not in {u.key for u in uploads}:
+        uploads.append(Upload(prefix + key, body, content_type(path), cache))
+    if "config.json" in bodies and prefix + "config.json" not in {u.key for u in uploads}:
+        uploads.append(Upload(prefix + "config.json", bodies["config.json"], CONTENT_TYPES[".json"], NO_CACHE))
+    if prefix + "index.html" not in {u.key for u in uploads}:
         raise DeployError(f"{root} has no index.html")
+    return uploads
+
+
+def ordered(uploads: Sequence[Upload]) -> list[Upload]:
     return sorted(uploads, key=lambda u: (u.key in LAST, LAST.index(u.key) if u.key in LAST else 0, u.key))
+
+
+def plan(root: Path, api_url: str) -> list[Upload]:
+    index = root / "index.html"
+    bodies = {"config.json": config_json(api_url)}
+    if index.is_file():
+        bodies["index.html"] = narrow_csp(index.read_text(encoding="utf-8"), api_url).encode()
+    return ordered(_files(root, "", bodies))
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    api_url: str
+    user_pool_id: str
+    client_id: str
+    cards_bucket: str
+
+    @property
+    def region(self) -> str:
+        region = self.user_pool_id.split("_", 1)[0]  # a pool id is "<region>_<id>"
+        if not region or "_" not in self.user_pool_id:
+            raise DeployError(f"UserPoolId {self.user_pool_id!r} is not <region>_<id>")
+        return region
+
+    @property
+    def cognito_endpoint(self) -> str:
+        return f"https://cognito-idp.{self.region}.amazonaws.com"
+
+
+def console_config_json(settings: ConsoleSettings) -> bytes:
+    api_origin(settings.api_url)
+    config = {
+        "api_url": settings.api_url.rstrip("/"),
+        "region": settings.region,
+        "user_pool_client_id": settings.client_id,
+        "cognito_endpoint": settings.cognito_endpoint,
+    }
+    return (json.dumps(config, indent=2) + "\n").encode()
+
+
+def narrow_console_csp(index_html: str, settings: ConsoleSettings) -> str:
+    """The console may call its origin, the API, Cognito and the cards bucket (presigned PUTs,
+    addressed either way S3 signs them); nothing else."""
+    if index_html.count(CSP_CONNECT) != 1:
+        raise DeployError(f"console/index.html must contain {CSP_CONNECT!r} exactly once")
+    bucket, region = settings.cards_bucket, settings.region
+    allowed = [
+        api_origin(settings.api_url),
+        settings.cognito_endpoint,
+        f"https://{bucket}.s3.{region}.amazonaws.com",
+        f"https://{bucket}.s3.amazonaws.com",
+    ]
+    return index_html.replace(CSP_CONNECT, f"connect-src 'self' {' '.join(allowed)};")
+
+
+def console_plan(root: Path, settings: ConsoleSettings) -> list[Upload]:
+    index = root / "index.html"
+    bodies = {"config.json": console_config_json(settings)}
+    if index.is_file():
+        bodies["index.html"] = narrow_console_csp(index.read_text(encoding="utf-8"), settings).encode()
+    return _files(root, CONSOLE, bodies)
 
 
 def stale_keys(existing: Sequence[str], uploads: Sequence[Upload]) -> list[str]:
@@ -168,6 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--stack-name", help="overrides samconfig.toml's stack_name")
     parser.add_argument("--region", help="overrides samconfig.toml's region")
     parser.add_argument("--root", type=Path, default=ROOT / "storefront", help="the storefront folder")
+    parser.add_argument("--console-root", type=Path, default=ROOT / "console", help="the console folder")
     parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     args = parser.parse_args(argv)
     try:
@@ -177,7 +254,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         session = boto3.Session(region_name=region)
         outputs = stack_outputs(session.client("cloudformation"), stack_name)
-        uploads = plan(args.root, outputs["ApiUrl"])
+        console = ConsoleSettings(
+            outputs["ApiUrl"], outputs["UserPoolId"], outputs["UserPoolClientId"], outputs["CardsBucketName"]
+        )
+        uploads = ordered(plan(args.root, outputs["ApiUrl"]) + console_plan(args.console_root, console))
         bucket, distribution = outputs["StorefrontBucketName"], outputs["StorefrontDistributionId"]
         print(f"Storefront for {stack_name}: s3://{bucket} via CloudFront {distribution}, API {outputs['ApiUrl']}")
         if args.dry_run:

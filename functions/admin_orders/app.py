@@ -18,8 +18,9 @@ def list_orders(
     to: Annotated[str | None, Query(description="created at or before (date or RFC 3339)")] = None,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = admin.PAGE,
+    email: Annotated[str | None, Query(description="only this buyer's orders (any case)", max_length=254)] = None,
 ) -> AdminOrderList:
-    return admin.list_orders(status, from_, to, cursor, limit)
+    return admin.list_orders(status, from_, to, cursor, limit, email)
 
 
 @app.get(

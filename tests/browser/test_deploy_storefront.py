@@ -13,10 +13,13 @@ from scripts.deploy_storefront import (
     CSP_CONNECT,
     IMMUTABLE,
     NO_CACHE,
+    ConsoleSettings,
     DeployError,
     Upload,
+    console_plan,
     main,
     narrow_csp,
+    ordered,
     plan,
     publish,
     stack_settings,
@@ -25,6 +28,7 @@ from scripts.deploy_storefront import (
 
 ROOT = Path(__file__).resolve().parents[2]
 API = "https://abc123.execute-api.ap-southeast-1.amazonaws.com"
+CONSOLE = ConsoleSettings(API + "/", "ap-southeast-1_AbC123", "client123", "kayisu-dev-cards-111122223333")
 
 
 def test_the_plan_points_the_shop_at_the_api_and_caches_only_versioned_files() -> None:
@@ -106,3 +110,30 @@ def test_publishing_uploads_then_removes_what_the_release_dropped_then_invalidat
 def test_an_unknown_config_env_fails_before_any_aws_call(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--config-env", "nope"]) == 1
     assert "no [nope]" in capsys.readouterr().err
+
+
+def test_the_console_is_published_beside_the_shop_and_signs_in_against_the_stacks_pool() -> None:
+    uploads = ordered(plan(ROOT / "storefront", API) + console_plan(ROOT / "console", CONSOLE))
+    by_key = {u.key: u for u in uploads}
+    assert json.loads(by_key["console/config.json"].body) == {
+        "api_url": API,
+        "region": "ap-southeast-1",
+        "user_pool_client_id": "client123",
+        "cognito_endpoint": "https://cognito-idp.ap-southeast-1.amazonaws.com",
+    }
+    page = by_key["console/index.html"].body.decode()
+    assert (
+        f"connect-src 'self' {API} https://cognito-idp.ap-southeast-1.amazonaws.com "
+        "https://kayisu-dev-cards-111122223333.s3.ap-southeast-1.amazonaws.com "
+        "https://kayisu-dev-cards-111122223333.s3.amazonaws.com;"
+    ) in page
+    assert CSP_CONNECT not in page
+    assert by_key["console/vendor/echarts-6.1.0.min.js"].cache_control == IMMUTABLE
+    assert by_key["console/js/app.js"].cache_control == NO_CACHE
+    assert [u.key for u in uploads][-4:] == ["console/config.json", "console/index.html", "config.json", "index.html"]
+    # One release: publishing it keeps the console's files and drops only what neither has.
+    s3 = FakeS3(["console/js/old.js", "console/index.html", "js/app.js"])
+    publish(s3, FakeCloudFront(), "bucket", "DIST", uploads)
+    assert set(s3.objects) == {u.key for u in uploads}
+    with pytest.raises(DeployError, match="region"):
+        console_plan(ROOT / "console", ConsoleSettings(API, "nopool", "c", "b"))

@@ -118,6 +118,7 @@ def money_path(stack: dict[str, Any], operator: Api, public: Api, sku: str) -> N
         time.sleep(0.1)
     assert len(wait_for(public, placed)["cards"]) == 1
     assert operator.get("/v1/admin/orders").status_code == 200
+    assert operator.get("/v1/admin/orders", params={"email": "tour@example.com"}).status_code == 200
     checked = operator.post(f"/v1/admin/orders/{placed['order_id']}/payment-check")
     assert checked.json()["provider_status"] == "unknown", checked.text  # the sandbox keeps no record
     assert operator.post(f"/v1/admin/orders/{placed['order_id']}/refund", {"reason": "tour"}).status_code == 200

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from local.template import load_template
 from tests.integration.conftest import Api, aws
 from tests.support import free_port
@@ -54,7 +56,7 @@ def test_local_json_has_everything_the_contract_lists(stack: dict[str, Any]) -> 
 def test_resources_exist_in_the_emulator_as_the_template_declares(stack: dict[str, Any]) -> None:
     ddb = aws(stack, "dynamodb")
     orders = ddb.describe_table(TableName=stack["resources"]["OrdersTable"])["Table"]
-    assert {i["IndexName"] for i in orders["GlobalSecondaryIndexes"]} == {"ByCreated", "OpenByDeadline"}
+    assert {i["IndexName"] for i in orders["GlobalSecondaryIndexes"]} == {"ByCreated", "OpenByDeadline", "ByEmail"}
     sqs = aws(stack, "sqs")
     attrs = sqs.get_queue_attributes(QueueUrl=stack["resources"]["FulfilmentQueue"], AttributeNames=["All"])
     assert "fulfilment-dlq" in attrs["Attributes"]["RedrivePolicy"]
@@ -153,6 +155,65 @@ def test_docs_and_storefront_are_served(public: Api) -> None:
         assert answer.status == 404, raw
         assert b"root:" not in answer.read()
         conn.close()
+
+
+def test_the_console_is_served_with_this_stacks_cognito_in_its_config(stack: dict[str, Any], public: Api) -> None:
+    config = public.get("/console/config.json")
+    assert config.status_code == 200
+    assert config.json() == {
+        "api_url": "",
+        "region": stack["region"],
+        "user_pool_client_id": stack["user_pool_client_id"],
+        "cognito_endpoint": stack["aws_endpoint_url"],
+    }
+    moved = public.get("/console", allow_redirects=False)
+    assert (moved.status_code, moved.headers["Location"]) == (308, "/console/")
+    for page in ("/console/", "/console/orders/ord_x"):  # deep links load the console's index.html
+        answer = public.get(page)
+        assert answer.status_code == 200
+        assert "/console/js/app.js" in answer.text
+        assert f"connect-src 'self' https: {stack['aws_endpoint_url']};" in answer.text
+    assert public.get("/console/js/app.js").headers["Content-Type"].startswith("text/javascript")
+    assert public.get("/console/js/missing.js").status_code == 404
+    host = public.base.removeprefix("http://")
+    conn = http.client.HTTPConnection(host, timeout=10)
+    conn.request("GET", "/console/%2e%2e/%2e%2e/template.yaml")
+    assert conn.getresponse().status == 404
+    conn.close()
+    # The browser signs in at the emulator's Cognito across origins, as it does at AWS's.
+    origin = stack["api_url"]
+    preflight = requests.options(
+        stack["aws_endpoint_url"] + "/",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,x-amz-target",
+        },
+        timeout=10,
+    )
+    assert preflight.headers.get("Access-Control-Allow-Origin") in (origin, "*")
+    signed_in = requests.post(
+        stack["aws_endpoint_url"] + "/",
+        headers={
+            "Origin": origin,
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": "AWSCognitoIdentityProviderService.InitiateAuth",
+        },
+        data=json.dumps(
+            {
+                "AuthFlow": "USER_PASSWORD_AUTH",
+                "ClientId": stack["user_pool_client_id"],
+                "AuthParameters": {"USERNAME": stack["finance"]["username"], "PASSWORD": stack["finance"]["password"]},
+            }
+        ),
+        timeout=10,
+    )
+    assert signed_in.status_code == 200
+    assert signed_in.headers.get("Access-Control-Allow-Origin") in (origin, "*")
+    assert signed_in.json()["AuthenticationResult"]["IdToken"]
+    # The cards bucket takes the console's presigned PUTs (its CORS rules, as template.yaml has them).
+    rules = aws(stack, "s3").get_bucket_cors(Bucket=stack["resources"]["CardsBucket"])["CORSRules"]
+    assert [r["AllowedMethods"] for r in rules] == [["PUT"]]
 
 
 def test_outbox_shows_emails_and_alerts_oldest_first(stack: dict[str, Any], public: Api) -> None:

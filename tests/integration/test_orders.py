@@ -477,6 +477,41 @@ def test_order_list_refuses_bad_cursors_and_answers_any_range_at_once(public: Ap
     assert placed["order_id"] not in [o["order_id"] for o in later]
 
 
+def test_operators_find_a_buyers_orders_by_email_through_its_digest(
+    stack: dict[str, Any], public: Api, operator: Api, finance: Api, new_sku: str
+) -> None:
+    stocked_product(operator, new_sku, new_codes(4, prefix="BY-EMAIL"))
+    buyer = f"Buyer.{new_sku.lower()}@Example.COM"
+    mine = [order(public, new_sku, email=buyer).json() for _ in range(3)]
+    other = order(public, new_sku, email=f"other.{new_sku.lower()}@example.com").json()
+    pay(stack, mine[0])
+    wait_for(public, mine[0])
+
+    # Any case, with stray spaces, as an operator types it; finance may look too.
+    first = finance.get("/v1/admin/orders", params={"email": f"  {buyer.upper()} ", "limit": 2})
+    assert first.status_code == 200, first.text
+    page = first.json()
+    assert [o["order_id"] for o in page["items"]] == [mine[2]["order_id"], mine[1]["order_id"]]
+    assert page["next_cursor"]
+    rest = operator.get("/v1/admin/orders", params={"email": buyer, "limit": 2, "cursor": page["next_cursor"]}).json()
+    assert [o["order_id"] for o in rest["items"]] == [mine[0]["order_id"]]
+    assert rest["next_cursor"] is None
+    delivered = operator.get("/v1/admin/orders", params={"email": buyer, "status": "delivered"}).json()["items"]
+    assert [o["order_id"] for o in delivered] == [mine[0]["order_id"]]
+    assert other["order_id"] not in json.dumps(page) + json.dumps(rest)
+    assert operator.get("/v1/admin/orders", params={"email": "nobody-" + buyer}).json()["items"] == []
+    assert operator.get("/v1/admin/orders", params={"email": buyer, "to": "2020-01-01"}).json()["items"] == []
+    bad = operator.get("/v1/admin/orders", params={"email": "not an address"})
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "email"
+
+    # The index keys on a digest: no address is a key anywhere in the orders table.
+    table = aws(stack, "dynamodb").scan(TableName=stack["resources"]["OrdersTable"])["Items"]
+    names = ("pk", "sk", "gsi1pk", "gsi1sk", "gsi3pk", "gsi3sk")
+    keys = [str(item.get(k, {}).get("S", "")) for item in table for k in names]
+    assert not [k for k in keys if "@" in k]
+
+
 def test_an_operator_refund_voids_the_cards(
     stack: dict[str, Any], public: Api, operator: Api, finance: Api, new_sku: str
 ) -> None:

@@ -29,6 +29,7 @@ from kayisu.store import orders as store
 
 logger = Logger()
 
+EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,253}", re.ASCII)  # a lookup key, not a check of deliverability
 DEFAULT_MONTHS = 3  # how far back a list goes when `from` is not given
 # Each month of the range costs one query per index shard even when empty: a longer range is
 # 422, so that `from=0001-01-01` cannot make one request scan twenty thousand months.
@@ -86,10 +87,17 @@ def _cursor_out(key: str) -> str:
 
 
 def list_orders(
-    status: str | None, from_: str | None, to: str | None, cursor: str | None, limit: int = PAGE
+    status: str | None,
+    from_: str | None,
+    to: str | None,
+    cursor: str | None,
+    limit: int = PAGE,
+    email: str | None = None,
 ) -> AdminOrderList:
     if status and status not in ORDER_STATUSES:
         raise validation_error([FieldError("status", f"must be one of {', '.join(ORDER_STATUSES)}")])
+    if email is not None and not EMAIL.fullmatch(email.strip()):
+        raise validation_error([FieldError("email", "must be an email address")])
     upper = _when("to", to, end_of_day=True) or now()
     lower = _when("from", from_, end_of_day=False) or _months_back(_month_start(upper), DEFAULT_MONTHS - 1)
     if lower > upper:
@@ -98,9 +106,13 @@ def list_orders(
     if upper - lower > timedelta(days=MAX_RANGE_DAYS):
         raise validation_error([FieldError("from", f"must be at most {MAX_RANGE_DAYS} days before `to` (or now)")])
     resume = _cursor_in(cursor)
+    if resume is not None and resume[1] > upper:  # a cursor never reaches past `to`
+        resume = None
+    if email is not None:
+        return _by_email(email, status, lower, upper, resume[0] if resume else None, limit)
     before = store.sort_key_at(upper) + "~"
     start = upper
-    if resume is not None and resume[1] <= upper:  # a cursor never reaches past `to`
+    if resume is not None:
         before, start = resume
     after = store.sort_key_at(lower)
     if before <= after:  # nothing can lie between (a range in the future; a cursor before `from`)
@@ -128,6 +140,32 @@ def list_orders(
             continue
         if last_seen:
             before = last_seen
+    more = len(items) == limit and last_seen is not None
+    return AdminOrderList(items=items, next_cursor=_cursor_out(last_seen) if more and last_seen else None)
+
+
+def _by_email(
+    email: str, status: str | None, lower: datetime, upper: datetime, resume: str | None, limit: int
+) -> AdminOrderList:
+    """One buyer's orders through the ByEmail index: each page reads that email's keys only
+    (never a scan), newest first, the status filtered after reading as in the full list."""
+    before = resume or store.sort_key_at(upper) + "~"
+    after = store.sort_key_at(lower)
+    items: list[AdminOrder] = []
+    last_seen: str | None = None
+    while len(items) < limit:
+        keys = store.email_page(email, before, after, limit)
+        found = store.load_orders([order_id for _, order_id in keys])
+        for key, order_id in keys:
+            last_seen = key
+            order = found.get(order_id)
+            if order is not None and (not status or order.status == status):
+                items.append(admin_order(order))
+                if len(items) == limit:
+                    break
+        if len(keys) < limit or last_seen is None:
+            break
+        before = last_seen
     more = len(items) == limit and last_seen is not None
     return AdminOrderList(items=items, next_cursor=_cursor_out(last_seen) if more and last_seen else None)
 

@@ -162,6 +162,7 @@ def place(
         }
         gsi1pk, gsi1sk = store.created_keys(order_id, at)
         gsi2pk, gsi2sk = store.pending_keys(order_id, expires)
+        gsi3pk, gsi3sk = store.email_keys(data.email, order_id, at)
         item = store.OrderItem(
             store.order_pk(order_id),
             store.ORDER_SK,
@@ -188,6 +189,8 @@ def place(
             gsi1sk=gsi1sk,
             gsi2pk=gsi2pk,
             gsi2sk=gsi2sk,
+            gsi3pk=gsi3pk,
+            gsi3sk=gsi3sk,
         )
         try:
             store.place_order(item, reservation, limits, settings.max_pending_units_per_ip_per_sku)

@@ -89,6 +89,9 @@ class OrderItem(OrdersItem, discriminator="order"):
     gsi1sk = UnicodeAttribute()
     gsi2pk = UnicodeAttribute(null=True)
     gsi2sk = UnicodeAttribute(null=True)
+    # ByEmail (keys only): operators find a buyer's orders by the SHA-256 of the normalised email.
+    gsi3pk = UnicodeAttribute(null=True)
+    gsi3sk = UnicodeAttribute(null=True)
 
     def reserved(self) -> dict[int, int]:
         return {int(k): int(v) for k, v in json.loads(self.reservation or "{}").items()}
@@ -954,6 +957,31 @@ def pending_keys(order_id: str, expires_at: datetime) -> tuple[str, str]:
 
 def sort_key_at(at: datetime) -> str:
     return _iso(at)
+
+
+def email_partition(email: str) -> str:
+    """The ByEmail key: a digest, so the index never holds an address as a key. Case and
+    surrounding spaces are dropped (an operator types Alice@Example.com for alice@example.com)."""
+    return f"EMAIL#{hashlib.sha256(email.strip().lower().encode()).hexdigest()}"
+
+
+def email_keys(email: str, order_id: str, at: datetime) -> tuple[str, str]:
+    return email_partition(email), f"{_iso(at)}#{order_id}"
+
+
+def email_page(email: str, before: str, after: str, limit: int) -> list[tuple[str, str]]:
+    """(sort key, order id) of one email's orders, newest first, with sort keys strictly
+    between `after` and `before`."""
+    page = client("dynamodb").query(
+        TableName=get_settings().orders_table,
+        IndexName="ByEmail",
+        KeyConditionExpression="gsi3pk = :p AND gsi3sk BETWEEN :a AND :b",
+        ExpressionAttributeValues={":p": {"S": email_partition(email)}, ":a": {"S": after}, ":b": {"S": before}},
+        ScanIndexForward=False,
+        Limit=limit + 1,
+    )
+    found = [(item["gsi3sk"]["S"], item["pk"]["S"].removeprefix("ORDER#")) for item in page.get("Items", [])]
+    return [(key, order_id) for key, order_id in found if after < key < before][:limit]
 
 
 # -- operator alerts
