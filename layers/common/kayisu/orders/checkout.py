@@ -145,6 +145,7 @@ def place(
             payment_id=instructions.payment_id,
             pay_url=instructions.pay_url,
             qr_code=instructions.qr_code,
+            api_base=api_base or None,
             created_at=at,
             expires_at=expires,
             gsi1pk=gsi1pk,
