@@ -6,7 +6,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from kayisu.orders import admin
 from kayisu.orders.schemas import AdminOrderDetail, AdminOrderList, PaymentCheck, RefundRequest
-from kayisu.web import OPERATORS, OPERATORS_OR_FINANCE, caller, create_app, documented, lambda_handler
+from kayisu.web import OPERATORS, OPERATORS_OR_FINANCE, caller, create_app, documented, lambda_handler, public_base
 
 app = create_app()
 
@@ -39,10 +39,18 @@ def get_order(order_id: str) -> AdminOrderDetail:
     middlewares=[OPERATORS],
     summary="Refund an order",
     tags=["admin"],
-    responses=documented(UNKNOWN_ORDER=404, NOT_REFUNDABLE=409, CARD_REDEEMED=409, PAYMENT_UNAVAILABLE=503),
+    responses=documented(
+        UNKNOWN_ORDER=404,
+        NOT_REFUNDABLE=409,
+        CARD_REDEEMED=409,
+        REFUND_FAILED=409,
+        REFUND_DECLINED=502,
+        PAYMENT_UNAVAILABLE=503,
+    ),
 )
 def refund_order(order_id: str, data: Annotated[RefundRequest, Body()]) -> AdminOrderDetail:
-    return admin.refund(order_id, data.reason, caller(app.current_event.raw_event))
+    event = app.current_event.raw_event
+    return admin.refund(order_id, data.reason, caller(event), public_base(event))
 
 
 @app.post(

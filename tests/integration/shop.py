@@ -151,3 +151,36 @@ def paid_then_crashed(stack: dict[str, Any], placed: dict[str, Any], minutes_ago
             ":p": {"S": f"PAID#{shard}"},
         },
     )
+
+
+def refund_decided_then_crashed(stack: dict[str, Any], order_id: str, minutes_ago: int = 5) -> None:
+    """What an operator's refund of a delivered order leaves when its function dies after deciding
+    it (before or after the provider refunded): the intent on the order, on the sweeper's PAID
+    index, and each of its cards locked against redemption."""
+    ddb = aws(stack, "dynamodb")
+    orders, cards = stack["resources"]["OrdersTable"], stack["resources"]["CardsTable"]
+    key = {"pk": {"S": f"ORDER#{order_id}"}, "sk": {"S": "ORDER"}}
+    item = ddb.get_item(TableName=orders, Key=key, ConsistentRead=True)["Item"]
+    index_at = (datetime.now(UTC) - timedelta(minutes=minutes_ago)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    ddb.update_item(
+        TableName=orders,
+        Key=key,
+        UpdateExpression="SET refund_requested = :t, refund_reason = :r, gsi2pk = :p, gsi2sk = :at",
+        ConditionExpression="#s = :delivered",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={
+            ":t": {"BOOL": True},
+            ":r": {"S": "operator: crashed"},
+            ":p": {"S": "PAID#00"},  # any shard: the sweeper reads all 16
+            ":at": {"S": index_at},
+            ":delivered": {"S": "delivered"},
+        },
+    )
+    for ref in item["cards"]["L"]:
+        digest = ref["S"].split(":", 1)[1]
+        ddb.update_item(
+            TableName=cards,
+            Key={"pk": {"S": f"CARD#{digest}"}, "sk": {"S": "CARD"}},
+            UpdateExpression="SET refund_lock = :o",
+            ExpressionAttributeValues={":o": {"S": order_id}},
+        )

@@ -22,6 +22,7 @@ from tests.integration.shop import (
     outbox,
     paid_then_crashed,
     pay,
+    refund_decided_then_crashed,
     run_schedule,
     stocked_product,
     wait_for,
@@ -135,6 +136,11 @@ def money_path(stack: dict[str, Any], operator: Api, public: Api, sku: str) -> N
     paid_then_crashed(stack, stuck)
     assert run_schedule(stack, "SweeperFunction")["result"]["requeued"] >= 1
     wait_for(public, stuck)
+
+    # A refund whose function died after deciding it: the sweeper's re-request has fulfilment finish it.
+    refund_decided_then_crashed(stack, stuck["order_id"])
+    assert run_schedule(stack, "SweeperFunction")["result"]["requeued"] >= 1
+    wait_for(public, stuck, status="refunded")
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -26,7 +27,9 @@ from tests.fakes.stripe import FakeStripe
 from tests.fakes.wechatpay import FakeWechatPay
 from tests.integration.conftest import ARTIFACTS, Api, aws, login, running_stack
 from tests.integration.iam import FUNCTIONS, grants, stack_parameters, used
+from tests.integration.partner import new_partner
 from tests.integration.shop import new_codes, run_schedule, stocked_product, wait_for
+from tests.integration.test_reports import backdate, download, run_at, sections, shanghai
 
 PARAMETERS = (
     "EnableWechatPay=true EnableAlipay=true EnableStripe=true "
@@ -569,6 +572,171 @@ def test_a_failed_refund_and_a_refund_made_at_the_provider_alert_operators(shop:
     subjects = [m["subject"] for m in sent if m["channel"] == "sns"]
     assert any("wechatpay refund failed" in s for s in subjects)
     assert any("stripe refund made outside Kayisu" in s for s in subjects)
+
+
+def sns_about(shop: Shop, order_id: str, subject: str) -> int:
+    sent = shop.public.get("/_local/outbox").json()["items"]
+    return sum(1 for m in sent if m["channel"] == "sns" and subject in m["subject"] and order_id in m["body"])
+
+
+def mails_about(shop: Shop, order_id: str, word: str) -> int:
+    sent = shop.public.get("/_local/outbox").json()["items"]
+    return sum(1 for m in sent if m["channel"] == "email" and order_id in m["subject"] and word in m["subject"])
+
+
+@pytest.mark.parametrize("provider", ["wechatpay", "stripe"])
+def test_a_refund_the_provider_reports_failed_holds_the_order_for_review(shop: Shop, provider: str) -> None:
+    """WeChat Pay answers ABNORMAL, Stripe `failed`: no money went back, so the order is not
+    refunded, its codes are not voided but stay locked (the shopper is still owed the refund),
+    operators are alerted once, and finance does not count it as money out."""
+    placed = place(shop, provider, product(shop))
+    actor = acting(shop, provider)
+    actor.pay(placed)
+    (card,) = wait_for(shop.public, placed)["cards"]
+    partner = new_partner(shop.state, shop.operator)
+    if provider == "wechatpay":
+        shop.wechat.refund_status_on_create = "ABNORMAL"
+    else:
+        shop.stripe.refund_status = "failed"
+    try:
+        answer = shop.operator.post(f"/v1/admin/orders/{placed['order_id']}/refund", {"reason": "shopper asked"})
+        again = shop.operator.post(f"/v1/admin/orders/{placed['order_id']}/refund", {"reason": "shopper asked"})
+    finally:
+        shop.wechat.refund_status_on_create = None
+        shop.stripe.refund_status = "succeeded"
+    assert (answer.status_code, answer.json()["code"]) == (409, "REFUND_FAILED"), answer.text
+    assert (again.status_code, again.json()["code"]) == (409, "REFUND_FAILED"), again.text  # asked again: same
+    detail = order_detail(shop, placed)
+    assert detail["status"] == "delivered"
+    assert detail["refund_id"] is None
+    assert "failed" in detail["review_reason"]
+    assert [c["status"] for c in detail["cards"]] == ["sold"]
+    assert shop.public.get(f"/v1/orders/{placed['order_id']}", headers=bearer(placed)).json()["status"] == "delivered"
+    assert partner.verify(card["code"]).json()["status"] == "void"
+    refused_redemption = partner.redeem(card["code"])
+    assert (refused_redemption.status_code, refused_redemption.json()["code"]) == (409, "CODE_VOID")
+    refunds = [k for k, r in shop.wechat.refunds.items() if r["out_trade_no"] == placed["payment"]["payment_id"]]
+    refund_id = (
+        shop.wechat.refunds[refunds[0]]["refund_id"]
+        if provider == "wechatpay"
+        else next(i for i, r in shop.stripe.refunds.items() if r["metadata"]["order_id"] == placed["order_id"])
+    )
+    assert refund_record(shop, provider, refund_id)["status"] == "failed"
+    assert sns_about(shop, placed["order_id"], f"{provider} refund failed") == 1
+    assert mails_about(shop, placed["order_id"], "refunded") == 0  # never told "refunded in full"
+
+    # The provider's own news of the failure is acknowledged (never 503) and alerts nobody again.
+    if provider == "wechatpay":
+        status, body = shop.wechat.settle_refund("rf_" + placed["payment"]["payment_id"], "ABNORMAL")
+    else:
+        status, body = shop.stripe.refund_event(refund_id, "failed", event_type="refund.failed")
+    assert acknowledged(provider, status, body), (status, body)
+    assert order_detail(shop, placed)["status"] == "delivered"
+    assert sns_about(shop, placed["order_id"], f"{provider} refund failed") == 1
+
+    # Finance: the refund is listed with its status and is not money out.
+    backdate(shop.state, placed, shanghai("2026-01-07T12:00:00"))
+    run_at(shop.state, "DailyReport", "2026-01-08T00:10:00")
+    report = sections(download(shop.operator, "daily-2026-01-07"))
+    rows = {r["type"]: r for r in report["movement"] if r["order_id"] == placed["order_id"]}
+    assert (rows["refund"]["refund_id"], rows["refund"]["refund_status"]) == (refund_id, "failed")
+    assert rows["payment"]["refund_status"] == ""
+    totals = next(t for t in report["total"] if t["provider"] == provider)
+    assert (totals["refunds"], totals["refund_amount"], totals["net_amount"]) == ("0", "0", str(placed["amount"]))
+    assert [(m["kind"], m["refund_id"]) for m in report["mismatch"] if m["order_id"] == placed["order_id"]] == [
+        ("refund_failed", refund_id)
+    ]
+
+
+def bearer(placed: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {placed['access_token']}"}
+
+
+def test_a_refund_alipay_declines_is_undone_and_can_be_asked_again(shop: Shop) -> None:
+    placed = place(shop, "alipay", product(shop))
+    ActingAlipay(shop.alipay).pay(placed)
+    (card,) = wait_for(shop.public, placed)["cards"]
+    partner = new_partner(shop.state, shop.operator)
+    balance = {"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.SELLER_BALANCE_NOT_ENOUGH"}
+    shop.alipay.fail_next("alipay.trade.refund", 200, balance | {"sub_msg": "卖家余额不足"})
+    declined = shop.operator.post(f"/v1/admin/orders/{placed['order_id']}/refund", {"reason": "shopper asked"})
+    shop.alipay.calls[:] = [c for c in shop.alipay.calls if c.error != "ACQ.SELLER_BALANCE_NOT_ENOUGH"]  # injected
+    assert (declined.status_code, declined.json()["code"]) == (502, "REFUND_DECLINED"), declined.text
+    detail = order_detail(shop, placed)
+    assert (detail["status"], detail["refund_id"], detail["refund_reason"]) == ("delivered", None, None)
+    assert partner.verify(card["code"]).json()["status"] == "valid"  # no longer locked: no money moved
+    assert shop.alipay.trades[placed["order_id"]].refunded == 0
+
+    refunded = shop.operator.post(f"/v1/admin/orders/{placed['order_id']}/refund", {"reason": "balance topped up"})
+    assert refunded.status_code == 200, refunded.text
+    assert refunded.json()["status"] == "refunded"
+    assert shop.alipay.trades[placed["order_id"]].refunded == placed["amount"]
+    assert partner.verify(card["code"]).json()["status"] == "void"
+
+
+def test_a_refund_whose_answer_was_lost_is_finished_by_its_notification(shop: Shop) -> None:
+    """WeChat Pay takes the refund but its answer cannot be trusted (the admin function might as
+    well have died): the refund stays decided, the code stays locked, and the refund's
+    notification, sent to the notify_url built from the order's API address (no notify_base in
+    the secret), finishes it instead of being answered 503 for ever."""
+    without_base = {k: v for k, v in shop.wechat_secret.items() if k != "notify_base"}
+    shop.put_secret("wechatpay", without_base)
+    time.sleep(1.5)  # ProviderSecretsMaxAge=1 here
+    try:
+        placed = place(shop, "wechatpay", product(shop))
+        ActingWechat(shop.wechat).pay(placed)
+        (card,) = wait_for(shop.public, placed)["cards"]
+        partner = new_partner(shop.state, shop.operator)
+        trusted = shop.wechat.signing_serial
+        shop.wechat.signing_serial = shop.wechat.add_platform_key()  # a key our secret does not list
+        try:
+            lost = shop.operator.post(f"/v1/admin/orders/{placed['order_id']}/refund", {"reason": "shopper asked"})
+        finally:
+            shop.wechat.signing_serial = trusted
+        assert (lost.status_code, lost.json()["code"]) == (503, "PAYMENT_UNAVAILABLE"), lost.text
+        out_refund_no = "rf_" + placed["payment"]["payment_id"]
+        made = shop.wechat.refunds[out_refund_no]  # WeChat Pay did take it
+        notify_url = urlsplit(made["notify_url"])  # the API as the order's checkout reached it
+        assert (notify_url.port, notify_url.path) == (urlsplit(shop.state["api_url"]).port, "/v1/webhooks/wechatpay")
+        assert order_detail(shop, placed)["status"] == "delivered"
+        refused_redemption = partner.redeem(card["code"])
+        assert (refused_redemption.status_code, refused_redemption.json()["code"]) == (409, "CODE_VOID")
+
+        status, body = shop.wechat.settle_refund(out_refund_no)  # to the refund's own notify_url
+        assert status == 204, body
+        detail = order_detail(shop, placed)
+        assert (detail["status"], detail["refund_id"]) == ("refunded", made["refund_id"])
+        assert [c["status"] for c in detail["cards"]] == ["void"]
+        assert refund_record(shop, "wechatpay", made["refund_id"])["status"] == "succeeded"
+        assert mails_about(shop, placed["order_id"], "refunded") == 1
+        assert partner.verify(card["code"]).json()["status"] == "void"
+    finally:
+        shop.put_secret("wechatpay", shop.wechat_secret)
+        time.sleep(1.5)
+
+
+def test_a_late_payment_whose_automatic_refund_fails_is_held_and_alerted(shop: Shop) -> None:
+    sku = product(shop, codes=1)
+    late = place(shop, "stripe", sku)
+    later = (datetime.now(UTC) + timedelta(minutes=16)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    run_schedule(shop.state, "SweeperFunction", later)
+    prompt = place(shop, "stripe", sku)
+    ActingStripe(shop.stripe).pay(prompt)
+    wait_for(shop.public, prompt)
+    shop.stripe.refund_status = "failed"
+    try:
+        ActingStripe(shop.stripe).pay(late)  # paid after expiry, and no stock left: fulfilment refunds it
+        deadline = time.monotonic() + 30
+        while not order_detail(shop, late).get("review_reason"):
+            assert time.monotonic() < deadline, "the failed refund was not held for review"
+            time.sleep(0.2)
+    finally:
+        shop.stripe.refund_status = "succeeded"
+    detail = order_detail(shop, late)
+    assert (detail["status"], detail["refund_id"]) == ("paid", None)
+    assert "failed" in detail["review_reason"]
+    assert sns_about(shop, late["order_id"], "stripe refund failed") == 1
+    assert mails_about(shop, late["order_id"], "refunded") == 0
 
 
 # -------------------------------------------------------------------------------- missed callbacks

@@ -62,7 +62,8 @@ class ReferenceReused(KayisuError):
 
 
 class CodeVoid(KayisuError):
-    """409 `CODE_VOID`: the code was voided (its order refunded); it cannot be redeemed."""
+    """409 `CODE_VOID`: the code was voided (its order refunded), or its order's refund is under
+    way; it cannot be redeemed."""
 
 
 class TooManyAttempts(KayisuError):

@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger
 from kayisu.clock import now
 from kayisu.errors import FieldError, Problem, conflict, not_found, validation_error
 from kayisu.orders.delivery import mask_code, opened
-from kayisu.orders.fulfilment import mail_refund_if_owed, refund_order
+from kayisu.orders.fulfilment import RefundDeclined, RefundFailed, mail_refund_if_owed, refund_order
 from kayisu.orders.payment import check_with_provider
 from kayisu.orders.problems import provider_unavailable
 from kayisu.orders.schemas import (
@@ -209,9 +209,10 @@ def detail(order_id: str) -> AdminOrderDetail:
     return AdminOrderDetail(**admin_order(order).model_dump(), cards=cards, history=history)
 
 
-def refund(order_id: str, reason: str, operator: str) -> AdminOrderDetail:
+def refund(order_id: str, reason: str, operator: str, api_base: str = "") -> AdminOrderDetail:
     """Refunds a paid or delivered order through its provider and voids its cards. Refunding a
-    refunded order again changes nothing and answers the same."""
+    refunded order again changes nothing and answers the same; refunding an order held after a
+    failed refund asks the provider again."""
     order = store.load_order(order_id)
     if order is None:
         raise unknown_order(order_id)
@@ -221,7 +222,22 @@ def refund(order_id: str, reason: str, operator: str) -> AdminOrderDetail:
     if order.status not in ("paid", "delivered"):
         raise conflict("NOT_REFUNDABLE", f"An order that is {order.status} has taken no money to refund.")
     try:
-        refund_order(order, f"operator: {reason}", operator)
+        refund_order(order, f"operator: {reason}", operator, api_base=api_base)
+    except RefundDeclined as declined:
+        logger.warning("the provider declined a refund", extra={"order_id": order_id, "why": str(declined.error)})
+        raise Problem(
+            502,
+            "REFUND_DECLINED",
+            "Refund declined",
+            f"{order.payment_method} declined the refund ({declined.error.code}): no money moved and the order "
+            "is as it was.",
+        ) from None
+    except RefundFailed:
+        raise conflict(
+            "REFUND_FAILED",
+            f"{order.payment_method} reports the refund failed: no money went back. The order is held for "
+            "review (see review_reason) and its codes stay locked.",
+        ) from None
     except ProviderError as exc:  # the refund stays decided: repeating the request finishes it
         logger.error("the provider refused or failed a refund", extra={"order_id": order_id, "why": str(exc)})
         raise provider_unavailable(str(order.payment_method)) from None

@@ -183,6 +183,7 @@ def place(
             payment_id=instructions.payment_id if instructions else None,
             pay_url=instructions.pay_url if instructions else None,
             qr_code=instructions.qr_code if instructions else None,
+            api_base=api_base or None,
             created_at=at,
             expires_at=expires,
             gsi1pk=gsi1pk,

@@ -14,11 +14,13 @@ from typing import Literal
 
 from aws_lambda_powertools import Logger
 
+from kayisu.alerts.ops import alert_operators
 from kayisu.aws import client
 from kayisu.clock import now
 from kayisu.config import get_settings
 from kayisu.orders.reservation import choose_shards
 from kayisu.orders.tokens import new_token
+from kayisu.payments.provider import ProviderError, Refund, RefundStatus
 from kayisu.payments.registry import provider
 from kayisu.store import catalog as catalog_store
 from kayisu.store import orders as store
@@ -34,6 +36,20 @@ class PoolShort(Exception):
     """The counters promise cards the pool does not show yet (an index behind its table); retry later."""
 
 
+class RefundFailed(Exception):
+    """The provider reports the refund failed: no money went back. The order is held for review
+    (its state unchanged, its cards still locked) and operators were alerted."""
+
+
+class RefundDeclined(Exception):
+    """The provider declined the refund: no money moved, and the decision was undone (the order
+    and its cards are as they were before it)."""
+
+    def __init__(self, order_id: str, error: ProviderError) -> None:
+        super().__init__(f"{order_id}: {error}")
+        self.error = error
+
+
 def candidates_wanted(count: int) -> int:
     return min(100, 8 * count + 24)
 
@@ -44,6 +60,16 @@ def fulfil(order_id: str) -> Outcome:
         logger.warning("fulfilment for an unknown order", extra={"order_id": order_id})
         return "skipped"
     logger.append_keys(order_id=order_id, sku=order.sku)
+    if order.refund_requested and order.status in ("paid", "delivered"):
+        if order.refund_failed:
+            return "skipped"  # held for an operator: the provider said the refund failed
+        # A refund was decided and not finished (its function died): finish it. A delivered
+        # order is sent here by the sweeper, which finds it on the PAID# index.
+        try:
+            refund_order(order, order.refund_reason or "refund", "fulfilment")
+        except (RefundFailed, RefundDeclined, store.CardRedeemed):
+            return "skipped"  # held, or undone: nothing more for fulfilment to do
+        return "refunded"
     if order.status == "delivered":
         _mail_again(order)
         return "skipped"
@@ -52,9 +78,6 @@ def fulfil(order_id: str) -> Outcome:
         return "skipped"
     if order.status != "paid":
         return "skipped"
-    if order.refund_requested:  # a refund was decided and not finished: finish it
-        refund_order(order, order.refund_reason or "refund", "fulfilment", allow_delivered=False)
-        return "refunded"
     taken: set[str] = set()
     for _attempt in range(1, ALLOCATION_ATTEMPTS + 1):
         reservation = order.reserved()
@@ -103,38 +126,77 @@ def _refund_unfulfillable(order: store.OrderItem) -> Outcome:
         refund_order(order, reason, "fulfilment", allow_delivered=False)
     except store.OrderMoved:
         return fulfil(order.order_id)  # delivered by another worker meanwhile
+    except RefundFailed:
+        return "skipped"  # held for an operator, who was alerted
     return "refunded"
 
 
-def refund_order(order: store.OrderItem, reason: str, actor: str, allow_delivered: bool = True) -> store.OrderItem:
+def refund_order(
+    order: store.OrderItem,
+    reason: str,
+    actor: str,
+    allow_delivered: bool = True,
+    api_base: str = "",
+    answer: Refund | None = None,
+) -> store.OrderItem:
     """Refunds a paid (or, for operators, delivered) order and mails the shopper; returns it
-    refunded. The refund is decided in the database before money moves: `refund_requested` is
-    set only from the state the order is in, and delivery respects it. Then the provider refunds
-    (idempotent per order), then one transaction records the refund with what the order gives
-    back. A crash in between leaves the intent, and whoever handles the order next (a
-    fulfilment retry, the sweeper's re-request, the operator's repeat) finishes it."""
+    refunded. The refund is decided in the database before money moves: one transaction sets
+    `refund_requested` (only from the state the order is in) and locks the order's cards, which
+    delivery and redemption respect, so a partner cannot redeem a code whose money is going back.
+    Then the provider refunds (idempotent per order), then one transaction records the refund with
+    what the order gives back. A crash in between leaves the intent and the lock, and whoever
+    handles the order next (the operator's repeat, the sweeper's re-request, a fulfilment retry,
+    the provider's refund notification, which passes its `answer`) finishes it.
+
+    The provider declining a refund it was asked for the first time undoes the decision
+    (RefundDeclined); a refund it reports failed holds the order for review (RefundFailed);
+    CardRedeemed if a partner redeemed a code first (before any money moved)."""
     if order.status == "refunded":
         mail_refund_if_owed(order)
         return order
     if order.status not in (("paid", "delivered") if allow_delivered else ("paid",)):
         raise store.OrderMoved(order.order_id)
-    plan = store.RefundPlan()
-    if order.status == "delivered":
-        plan.void_cards = store.sold_cards(order)
-        if any(card.redeemed for card in plan.void_cards):
+    delivered = order.status == "delivered"
+    cards = store.sold_cards(order) if delivered else []
+    plan = store.RefundPlan(void_cards=cards) if delivered else store.RefundPlan(release=order.reserved())
+    first = not order.refund_requested
+    if first:
+        if any(card.redeemed for card in cards):
             raise store.CardRedeemed(order.order_id)  # before any money moves
-    else:
-        plan.release = order.reserved()
-    if not order.refund_requested:
-        store.request_refund(order, reason)
+        try:
+            store.request_refund(order, reason, cards, now())
+        except store.OrderMoved:
+            moved = store.load_order(order.order_id)
+            if moved is None or not (moved.refund_requested or moved.status != order.status):
+                raise
+            return refund_order(moved, reason, actor, allow_delivered, api_base, answer)  # decided by another
     else:
         reason = order.refund_reason or reason
-    assert order.payment_id is not None
-    refund = provider(order.payment_method).refund(
-        order.order_id, order.payment_id, order.transaction_id or "", int(order.amount), order.currency, reason
-    )
+    if answer is None:
+        assert order.payment_id is not None
+        try:
+            answer = provider(order.payment_method).refund(
+                order.order_id,
+                order.payment_id,
+                order.transaction_id or "",
+                int(order.amount),
+                order.currency,
+                reason,
+                notify_base=order.api_base or api_base,
+            )
+        except ProviderError as exc:
+            # Declined when asked for the first time: no money moved, so undo the decision. After
+            # an earlier attempt whose outcome is unknown a refusal proves nothing: keep it.
+            if first and exc.declined:
+                store.release_refund(order, cards)
+                raise RefundDeclined(order.order_id, exc) from exc
+            raise
+    if answer.status is RefundStatus.FAILED:
+        _hold(order, answer.refund_id, reason)
+        raise RefundFailed(order.order_id)
+    recorded = bool(order.refund_failed) and store.refund_recorded(str(order.payment_method), answer.refund_id)
     try:
-        store.refund(order, refund.refund_id, reason, actor, plan, now(), refund.status)
+        store.refund(order, answer.refund_id, reason, actor, plan, now(), answer.status, recorded)
     except store.OrderMoved:
         moved = store.load_order(order.order_id)
         if moved is None or moved.status != "refunded":
@@ -147,6 +209,23 @@ def refund_order(order: store.OrderItem, reason: str, actor: str, allow_delivere
         raise store.OrderMoved(order.order_id)
     mail_refund_if_owed(refreshed)
     return refreshed
+
+
+def _hold(order: store.OrderItem, refund_id: str, reason: str) -> None:
+    """The money did not go back: the order keeps its state and its cards stay locked (the
+    shopper is still owed the refund, so the codes must not be redeemed meanwhile); an operator
+    is alerted once, and pays back by hand or asks the provider again (a repeated refund)."""
+    name = str(order.payment_method)
+    note = f"refund {refund_id} failed at {name}: the money did not go back; pay back by hand"
+    if not store.hold_refund(order, refund_id, reason, note, now()):
+        return  # held before: alerted then
+    logger.error("a refund failed at the provider; the order is held for review")
+    metrics.add_metric(name="RefundFailed", unit="Count", value=1)
+    alert_operators(
+        f"{name} refund failed",
+        f"Refund {refund_id} of order {order.order_id} failed at {name}: the shopper has not been paid back. "
+        "The order is held for review and its codes stay locked. See docs/operations.md (refunds).",
+    )
 
 
 def _mail_again(order: store.OrderItem) -> None:

@@ -28,6 +28,7 @@ from kayisu.payments.provider import (
     PaymentQuery,
     PaymentStatus,
     ProviderError,
+    Refund,
     RefundStatus,
 )
 from kayisu.payments.registry import UnknownProvider, provider
@@ -131,7 +132,8 @@ def hold_refunded(provider_name: str, n: PaymentNotification, detail: str) -> st
 
 
 def refund_news(provider_name: str, n: PaymentNotification) -> str:
-    """A provider's word on a refund: settles ours, or records one made at the provider by hand."""
+    """A provider's word on a refund: settles ours, finishes ours when its function died before
+    recording it, or records one made at the provider by hand."""
     assert n.refund_id is not None
     assert n.refund_status is not None
     at = now()
@@ -140,9 +142,8 @@ def refund_news(provider_name: str, n: PaymentNotification) -> str:
     except store.RefundUnknown:
         order_id = n.order_id or store.order_of_transaction(provider_name, n.transaction_id) or ""
         order = store.load_order(order_id) if order_id else None
-        if order is not None and order.refund_requested:
-            # Our own refund, its record not committed yet (the provider was quicker): ask again.
-            raise Problem(503, "TRY_AGAIN", "Try again", "This refund is still being recorded.") from None
+        if order is not None and _ours(order, n) and _finish_refund(provider_name, n, order):
+            return f"refund_{n.refund_status}"
         currency = n.currency or (order.currency if order else "")
         store.record_outside_refund(provider_name, n.refund_id, order_id, n.amount, currency, n.refund_status, at)
         logger.warning("a refund made at the provider, outside Kayisu, recorded for review")
@@ -153,7 +154,13 @@ def refund_news(provider_name: str, n: PaymentNotification) -> str:
             "which Kayisu did not make. The order is marked for review; refund it in Kayisu to void its cards.",
         )
         return "refund_recorded"
-    if n.refund_status is RefundStatus.FAILED:
+    order = store.load_order(str(refund.order_id)) if n.refund_status is not RefundStatus.PENDING else None
+    if order is not None and order.refund_requested and order.status in ("paid", "delivered"):
+        # Ours, held after the provider said it failed, or its record written before the order's
+        # (a repeat): this news decides it, as the provider's answer would have.
+        _finish_refund(provider_name, n, order)
+    elif n.refund_status is RefundStatus.FAILED:
+        # The order was refunded on the provider's word that the refund was under way.
         store.mark_for_review(str(refund.order_id), f"refund {n.refund_id} failed at {provider_name}: pay back by hand")
         logger.error("a refund failed at the provider")
         metrics.add_metric(name="RefundFailed", unit="Count", value=1)
@@ -163,6 +170,32 @@ def refund_news(provider_name: str, n: PaymentNotification) -> str:
             "been paid back. See docs/operations.md (refunds).",
         )
     return f"refund_{n.refund_status}"
+
+
+def _ours(order: store.OrderItem, n: PaymentNotification) -> bool:
+    """A refund of the whole order while our refund of it is decided and not recorded: ours,
+    whose function died after the provider took it (or is still recording it)."""
+    return bool(order.refund_requested) and order.status in ("paid", "delivered") and n.amount == int(order.amount)
+
+
+def _finish_refund(provider_name: str, n: PaymentNotification, order: store.OrderItem) -> bool:
+    """Finishes (or holds) our refund on the provider's news, as its answer would have; False if
+    it cannot be ours after all (a code was redeemed although unlocked: decided before locks)."""
+    # Imported here: a webhook container that only records payments never loads fulfilment.
+    from kayisu.orders.fulfilment import RefundFailed, refund_order
+
+    assert n.refund_id is not None
+    assert n.refund_status is not None
+    answer = Refund(n.refund_id, n.amount, n.currency or order.currency, n.refund_status)
+    try:
+        refund_order(order, order.refund_reason or "refund", provider_name, answer=answer)
+    except RefundFailed:
+        pass  # held for review; operators alerted
+    except store.CardRedeemed:
+        return False
+    except store.OrderMoved:
+        pass  # recorded by its own function meanwhile
+    return True
 
 
 def apply_payment(provider_name: str, n: PaymentNotification) -> str:

@@ -2,7 +2,9 @@
 
 Unknown, unsold and out-of-scope codes get one answer, 404 INVALID_CODE, and spend the guess
 slot the request was admitted with (lockout.py: 10 in 10 minutes, then 429 until the window
-passes); every other lookup gives its slot back before it writes its outcome. A redemption is one
+passes); every other lookup gives its slot back before it writes its outcome. A code whose order
+is being refunded is `void` to partners (409 CODE_VOID on redemption): its money is going back,
+and the refund's decision locked it in the same transaction. A redemption is one
 transaction conditioned on the card being sold and not redeemed, so concurrent redemptions of
 one code have exactly one winner. Its id is derived from the partner and the `reference`, so a
 retry with the same reference finds the first result instead of redeeming again.
@@ -64,7 +66,10 @@ def _find(partner: store.PartnerItem, digest: str) -> Found | None:
         return None
     if card.status == "void":
         return Found(card, "void")
-    return Found(card, "redeemed" if card.redeemed_at else "valid")
+    if card.redeemed_at:
+        return Found(card, "redeemed")
+    # Locked by its order's refund, under way: about to be void, and refused as void already.
+    return Found(card, "void" if card.refund_lock else "valid")
 
 
 def _look_up(partner: store.PartnerItem, slot: store.Slot, action: str, at: datetime, digest: str) -> Found:
@@ -101,7 +106,9 @@ def already_redeemed(at: datetime) -> Problem:
     )
 
 
-def code_void() -> Problem:
+def code_void(refunding: bool = False) -> Problem:
+    if refunding:
+        return conflict("CODE_VOID", "This code's order is being refunded; it cannot be redeemed.")
     return conflict("CODE_VOID", "This code was voided (its order was refunded); it cannot be redeemed.")
 
 
@@ -162,7 +169,7 @@ def _settled(
         _audit(partner, at, "already_redeemed", digest, card, reference)
         raise already_redeemed(card.redeemed_at)
     _audit(partner, at, "void", digest, card, reference)
-    raise code_void()
+    raise code_void(refunding=card.status == "sold" and card.refund_lock is not None)
 
 
 def _audit(partner: store.PartnerItem, at: datetime, outcome: str, digest: str, card: CardItem, reference: str) -> None:

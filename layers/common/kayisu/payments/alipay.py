@@ -123,6 +123,16 @@ def response_object(raw: str, response_key: str) -> tuple[dict[str, Any], str]:
     return value, raw[at:end]
 
 
+# A signed answer with one of these codes says no (20000, service unavailable, does not), unless
+# its sub_code asks for a retry with the same request.
+_DECLINING_CODES = frozenset({"20001", "40001", "40002", "40004", "40006"})
+_RETRY_SUB_CODES = frozenset({"ACQ.SYSTEM_ERROR", "aop.ACQ.SYSTEM_ERROR"})
+
+
+def _declined(answer: Mapping[str, Any]) -> bool:
+    return str(answer.get("code")) in _DECLINING_CODES and str(answer.get("sub_code")) not in _RETRY_SUB_CODES
+
+
 class Alipay(PaymentProvider):
     name = NAME
     currencies = frozenset({"CNY"})
@@ -214,7 +224,14 @@ class Alipay(PaymentProvider):
         return PaymentNotification(event_id, NotificationKind.PAID, order_id, order_id, amount, currency, trade_no)
 
     def refund(
-        self, order_id: str, payment_id: str, transaction_id: str, amount: int, currency: str, reason: str
+        self,
+        order_id: str,
+        payment_id: str,
+        transaction_id: str,
+        amount: int,
+        currency: str,
+        reason: str,
+        notify_base: str = "",
     ) -> Refund:
         a = self.app()
         request_no = "rf_" + order_id  # one refund per order: a retry is the same refund
@@ -229,7 +246,12 @@ class Alipay(PaymentProvider):
             },
         )
         if answer.get("code") != "10000":
-            raise ProviderError(NAME, str(answer.get("sub_code") or answer.get("code")), str(answer.get("sub_msg", "")))
+            raise ProviderError(
+                NAME,
+                str(answer.get("sub_code") or answer.get("code")),
+                str(answer.get("sub_msg", "")),
+                declined=_declined(answer),
+            )
         trade_no = str(answer.get("trade_no") or transaction_id)
         return Refund(refund_id=f"{trade_no}#{request_no}", amount=amount, currency=currency)
 

@@ -172,11 +172,17 @@ def rsa_verify(key: RSAPublicKey, message: bytes, signature: str) -> bool:
     return True
 
 
+# Client errors that do not mean "no": a timeout, a request still in progress, a rate limit.
+_NOT_DECLINED = frozenset({408, 409, 425, 429})
+
+
 def refused(provider: str, reply: Reply, what: str) -> ProviderError:
-    """A provider's error answer as ProviderError, with its own code when it gave one."""
+    """A provider's error answer as ProviderError, with its own code when it gave one. A 4xx
+    answer (but those above) declines the request; a 5xx, or a 2xx we cannot read, may not."""
     answer = reply.json()
     answer = answer if isinstance(answer, dict) else {}
     error: dict[str, Any] = answer["error"] if isinstance(answer.get("error"), dict) else {}  # Stripe's shape
     code = str(answer.get("code") or error.get("code") or error.get("type") or f"HTTP_{reply.status}")
     message = str(answer.get("message") or error.get("message") or "")[:200]
-    return ProviderError(provider, code, f"{what} refused: {message}", reply.status)
+    declined = 400 <= reply.status < 500 and reply.status not in _NOT_DECLINED
+    return ProviderError(provider, code, f"{what} refused: {message}", reply.status, declined)

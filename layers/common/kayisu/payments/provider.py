@@ -105,18 +105,24 @@ class BadSignature(Exception):
 
 
 class ProviderError(Exception):
-    """The provider refused a request or could not be reached; nothing is assumed to have happened."""
+    """The provider refused a request or could not be reached. `declined`: it answered that it
+    will not do it (a business refusal), so the request had no effect; otherwise (unreachable,
+    a server error, an answer we cannot trust) it may have been done."""
 
-    def __init__(self, provider: str, code: str, detail: str, status: int = 0) -> None:
+    def __init__(self, provider: str, code: str, detail: str, status: int = 0, declined: bool = False) -> None:
         super().__init__(f"{provider}: {code}: {detail}")
         self.provider = provider
         self.code = code
         self.detail = detail
         self.status = status
+        self.declined = declined
 
 
 class NotConfigured(ProviderError):
-    """The provider is enabled but its secret lacks a value it needs."""
+    """The provider is enabled but its secret lacks a value it needs (nothing was sent)."""
+
+    def __init__(self, provider: str, code: str, detail: str) -> None:
+        super().__init__(provider, code, detail, declined=True)
 
 
 class PaymentProvider(ABC):
@@ -136,9 +142,17 @@ class PaymentProvider(ABC):
 
     @abstractmethod
     def refund(
-        self, order_id: str, payment_id: str, transaction_id: str, amount: int, currency: str, reason: str
+        self,
+        order_id: str,
+        payment_id: str,
+        transaction_id: str,
+        amount: int,
+        currency: str,
+        reason: str,
+        notify_base: str = "",
     ) -> Refund:
-        """Refunds the order's payment in full. Idempotent per order: a retry returns the same refund."""
+        """Refunds the order's payment in full. Idempotent per order: a retry returns the same refund.
+        `notify_base`: this API's base URL, for providers told per refund where to send its news."""
 
     @abstractmethod
     def query_payment(self, order_id: str, payment_id: str) -> PaymentQuery:

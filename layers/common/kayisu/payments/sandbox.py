@@ -118,7 +118,14 @@ class SandboxProvider(PaymentProvider):
             raise BadSignature(f"signed event lacks a valid {exc}") from None
 
     def refund(
-        self, order_id: str, payment_id: str, transaction_id: str, amount: int, currency: str, reason: str
+        self,
+        order_id: str,
+        payment_id: str,
+        transaction_id: str,
+        amount: int,
+        currency: str,
+        reason: str,
+        notify_base: str = "",
     ) -> Refund:
         # Derived from the order, so that a retried refund is the same refund.
         digest = hashlib.sha256(f"sandbox-refund:{order_id}".encode()).hexdigest()[:24]

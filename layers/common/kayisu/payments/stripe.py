@@ -204,7 +204,14 @@ class Stripe(PaymentProvider):
         )
 
     def refund(
-        self, order_id: str, payment_id: str, transaction_id: str, amount: int, currency: str, reason: str
+        self,
+        order_id: str,
+        payment_id: str,
+        transaction_id: str,
+        amount: int,
+        currency: str,
+        reason: str,
+        notify_base: str = "",
     ) -> Refund:
         a = self.account()
         fields: dict[str, str | int] = {

@@ -286,7 +286,14 @@ class WechatPay(PaymentProvider):
         )
 
     def refund(
-        self, order_id: str, payment_id: str, transaction_id: str, amount: int, currency: str, reason: str
+        self,
+        order_id: str,
+        payment_id: str,
+        transaction_id: str,
+        amount: int,
+        currency: str,
+        reason: str,
+        notify_base: str = "",
     ) -> Refund:
         m = self.merchant()
         body: dict[str, Any] = {
@@ -295,8 +302,8 @@ class WechatPay(PaymentProvider):
             "reason": reason[:80],
             "amount": {"refund": amount, "total": amount, "currency": currency},
         }
-        if m.notify_base:
-            body["notify_url"] = self._notify_url(m, m.notify_base)
+        if m.notify_base or notify_base:  # without one a PROCESSING refund is never settled by its news
+            body["notify_url"] = self._notify_url(m, notify_base)
         reply = self._request(m, "POST", "/v3/refund/domestic/refunds", body)
         answer = reply.json()
         if reply.status != 200 or not answer.get("refund_id"):

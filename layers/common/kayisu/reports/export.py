@@ -51,6 +51,7 @@ MOVEMENT_HEADER = [
     "refund_id",
     "order_status",
     "outcome",
+    "refund_status",  # refunds: succeeded | pending (the provider took it) | failed (no money went back)
 ]
 TOTALS_HEADER = [
     "section",
@@ -186,6 +187,7 @@ def _movement_row(
     amount, currency, provider = int(m.amount), str(m.currency), str(m.provider)
     totals = seen.totals.setdefault((provider, currency), Totals())
     status = str(order.status) if order else ""
+    refund_status = ""
     if isinstance(m, PaymentItem):
         kind, transaction, refund, outcome = "payment", str(m.transaction_id), "", str(m.outcome)
         totals.payments += 1
@@ -193,10 +195,22 @@ def _movement_row(
         _check_payment(issues, seen, m, order)
     elif isinstance(m, RefundItem):
         kind, refund, outcome = "refund", str(m.refund_id), str(m.reason)
+        refund_status = str(m.status or "succeeded")  # recorded before statuses were: succeeded
         transaction = str(order.transaction_id or "") if order else ""
-        totals.refunds += 1
-        totals.refund_amount += amount
-        if order is None or order.status != "refunded":
+        if refund_status == "failed":  # no money went back: not counted as money out
+            _mismatch(
+                issues,
+                seen,
+                "refund_failed",
+                m,
+                order,
+                (transaction, refund),
+                str(order.review_reason or "the refund failed at the provider") if order else "no such order",
+            )
+        else:
+            totals.refunds += 1
+            totals.refund_amount += amount
+        if refund_status != "failed" and (order is None or order.status != "refunded"):
             _mismatch(
                 issues,
                 seen,
@@ -225,6 +239,7 @@ def _movement_row(
             refund,
             status,
             outcome,
+            refund_status,
         ]
     )
 

@@ -80,6 +80,8 @@ class CardItem(CardsItem, discriminator="card"):
     redeemed_at = UTCDateTimeAttribute(null=True)
     redemption_id = UnicodeAttribute(null=True)  # set with redeemed_at: a partner's retry finds its own
     void_at = UTCDateTimeAttribute(null=True)
+    # The order whose refund is decided and not finished: no redemption meanwhile (it is about to be void).
+    refund_lock = UnicodeAttribute(null=True)
     # Sparse: present only while the card is available (the AvailablePool index).
     pool_pk = UnicodeAttribute(null=True)
     pool_sk = UnicodeAttribute(null=True)

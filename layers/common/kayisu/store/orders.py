@@ -84,6 +84,8 @@ class OrderItem(OrdersItem, discriminator="order"):
     mailed_at = UTCDateTimeAttribute(null=True)
     refund_mail_owed = BooleanAttribute(null=True)  # set with the refund, removed once mailed
     refund_requested = BooleanAttribute(null=True)  # decided before the provider is asked; delivery respects it
+    refund_failed = BooleanAttribute(null=True)  # the provider reported the refund failed: held for an operator
+    api_base = UnicodeAttribute(null=True)  # this API's base URL when ordered: where providers send refund news
     # ByCreated (admin lists, newest first) and OpenByDeadline (sparse: what a sweeper must do).
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
@@ -696,38 +698,164 @@ def sold_cards(order: OrderItem) -> list[RefundedCard]:
     return [RefundedCard(str(c.digest), int(c.shard), c.redeemed_at is not None) for c in CardItem.batch_get(keys)]
 
 
-def request_refund(order: OrderItem, reason: str) -> None:
-    """Decides the refund before any money moves; OrderMoved if the order left its state."""
-    try:
-        OrderItem(order.pk, ORDER_SK).update(
-            actions=[OrderItem.refund_requested.set(True), OrderItem.refund_reason.set(reason)],
-            condition=OrderItem.status == order.status,
-        )
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise OrderMoved(order.order_id) from exc
-        raise
-
-
 class CardRedeemed(Exception):
     """A card of the order was redeemed: it cannot be voided."""
 
 
+def request_refund(order: OrderItem, reason: str, cards: list[RefundedCard], at: datetime) -> None:
+    """Decides the refund before any money moves, in one transaction: the order's intent (from the
+    state it is in, once) and a lock on each of its cards (still sold to it, unredeemed), which
+    delivery and redemption respect, so that no partner redeems a code whose money is going back.
+    A delivered order goes on the sweeper's `PAID#` index, so that an intent whose function died is
+    finished. OrderMoved if the order left its state or was decided already; CardRedeemed if a
+    card was redeemed first."""
+    t = Transaction()
+    actions: list[Action] = [OrderItem.refund_requested.set(True), OrderItem.refund_reason.set(reason)]
+    if order.status == "delivered":
+        actions += [
+            OrderItem.gsi2pk.set(open_partition("PAID", _index_shard(order.order_id))),
+            OrderItem.gsi2sk.set(_iso(at)),
+        ]
+    t.update(
+        "order",
+        OrderItem(order.pk, ORDER_SK),
+        actions=actions,
+        condition=(OrderItem.status == order.status) & OrderItem.refund_requested.does_not_exist(),
+    )
+    for card in cards:
+        t.update(
+            f"card:{card.digest}",
+            CardItem(card_pk(card.digest), CARD_SK),
+            actions=[CardItem.refund_lock.set(order.order_id)],
+            condition=(CardItem.status == "sold")
+            & (CardItem.order_id == order.order_id)
+            & CardItem.redeemed_at.does_not_exist(),
+        )
+    try:
+        t.commit()
+    except Cancelled as exc:
+        if "order" in exc.failed:
+            raise OrderMoved(order.order_id) from None
+        raise CardRedeemed(order.order_id) from None
+
+
+def release_refund(order: OrderItem, cards: list[RefundedCard]) -> None:
+    """Undoes a refund decision the provider declined (no money moved): the intent goes, and the
+    cards are redeemable again. OrderMoved if someone else moved the order meanwhile."""
+    t = Transaction()
+    actions: list[Action] = [OrderItem.refund_requested.remove(), OrderItem.refund_reason.remove()]
+    if order.status == "delivered":
+        actions += [OrderItem.gsi2pk.remove(), OrderItem.gsi2sk.remove()]
+    t.update(
+        "order",
+        OrderItem(order.pk, ORDER_SK),
+        actions=actions,
+        condition=(OrderItem.status == order.status)
+        & OrderItem.refund_requested.exists()
+        & OrderItem.refund_failed.does_not_exist(),
+    )
+    for card in cards:
+        t.update(
+            f"card:{card.digest}",
+            CardItem(card_pk(card.digest), CARD_SK),
+            actions=[CardItem.refund_lock.remove()],
+            condition=CardItem.refund_lock == order.order_id,
+        )
+    try:
+        t.commit()
+    except Cancelled:
+        raise OrderMoved(order.order_id) from None
+
+
+def hold_refund(order: OrderItem, refund_id: str, reason: str, note: str, at: datetime) -> bool:
+    """The provider reports the refund failed: the money did not go back. The refund is recorded
+    (status `failed`, so finance does not count it), the order stays in its state with a
+    `review_reason`, off the sweeper's index, its cards still locked (its refund is still owed).
+    True if this is news (not held before), for the caller to alert once."""
+    recorded = False
+    for _attempt in range(2):
+        t = Transaction()
+        if not recorded:
+            item = _refund_item(
+                str(order.payment_method),
+                refund_id,
+                order.order_id,
+                int(order.amount),
+                order.currency,
+                reason,
+                "failed",
+                at,
+            )
+            t.put("refund", item, condition=RefundItem.pk.does_not_exist())
+        else:  # recorded before (say as pending): it failed since
+            t.update(
+                "refund",
+                RefundItem(refund_pk(str(order.payment_method), refund_id), "REFUND"),
+                actions=[RefundItem.status.set("failed"), RefundItem.settled_at.set(at)],
+                condition=RefundItem.pk.exists(),
+            )
+        t.update(
+            "order",
+            OrderItem(order.pk, ORDER_SK),
+            actions=[
+                OrderItem.refund_failed.set(True),
+                OrderItem.review_reason.set(note),
+                OrderItem.gsi2pk.remove(),
+                OrderItem.gsi2sk.remove(),
+            ],
+            condition=(OrderItem.status == order.status)
+            & OrderItem.refund_requested.exists()
+            & OrderItem.refund_failed.does_not_exist(),
+        )
+        try:
+            t.commit()
+        except Cancelled as exc:
+            if "order" in exc.failed:
+                return False  # held already (a repeat), or finished by someone else
+            recorded = True
+            continue
+        return True
+    return False
+
+
 def refund(
-    order: OrderItem, refund_id: str, reason: str, actor: str, plan: RefundPlan, at: datetime, status: str = "succeeded"
+    order: OrderItem,
+    refund_id: str,
+    reason: str,
+    actor: str,
+    plan: RefundPlan,
+    at: datetime,
+    status: str = "succeeded",
+    recorded: bool = False,
 ) -> None:
     """`paid | delivered → refunded` with the refund recorded, in one transaction. A delivered
     order's cards go `sold → void` (unless redeemed); a paid order's reservation returns to
-    available. OrderMoved if the order left that state meanwhile."""
+    available. `recorded`: the refund was recorded before as failed (the order held), and the
+    provider now reports it done. OrderMoved if the order left that state meanwhile."""
     t = Transaction()
     before = str(order.status)
-    t.put(
-        "refund",
-        _refund_item(
-            str(order.payment_method), refund_id, order.order_id, int(order.amount), order.currency, reason, status, at
-        ),
-        condition=RefundItem.pk.does_not_exist(),
-    )
+    if recorded:
+        t.update(
+            "refund",
+            RefundItem(refund_pk(str(order.payment_method), refund_id), "REFUND"),
+            actions=[RefundItem.status.set(status), RefundItem.settled_at.set(at)],
+            condition=RefundItem.pk.exists(),
+        )
+    else:
+        t.put(
+            "refund",
+            _refund_item(
+                str(order.payment_method),
+                refund_id,
+                order.order_id,
+                int(order.amount),
+                order.currency,
+                reason,
+                status,
+                at,
+            ),
+            condition=RefundItem.pk.does_not_exist(),
+        )
     t.put("event", _event(order.order_id, at, before, "refunded", reason, actor))
     by_shard: dict[int, int] = {}
     for card in plan.void_cards:
@@ -735,7 +863,7 @@ def refund(
         t.update(
             f"card:{card.digest}",
             CardItem(card_pk(card.digest), CARD_SK),
-            actions=[CardItem.status.set("void"), CardItem.void_at.set(at)],
+            actions=[CardItem.status.set("void"), CardItem.void_at.set(at), CardItem.refund_lock.remove()],
             condition=(CardItem.status == "sold")
             & (CardItem.order_id == order.order_id)
             & CardItem.redeemed_at.does_not_exist(),
@@ -760,6 +888,7 @@ def refund(
         OrderItem.refund_id.set(refund_id),
         OrderItem.refund_reason.set(reason),
         OrderItem.refund_mail_owed.set(True),
+        OrderItem.refund_failed.remove(),
         OrderItem.gsi2pk.remove(),
         OrderItem.gsi2sk.remove(),
     ]
@@ -773,6 +902,14 @@ def refund(
         if exc.any("card:"):
             raise CardRedeemed(order.order_id) from None
         raise
+
+
+def refund_recorded(provider: str, refund_id: str) -> bool:
+    try:
+        RefundItem.get(refund_pk(provider, refund_id), "REFUND", consistent_read=True)
+    except RefundItem.DoesNotExist:
+        return False
+    return True
 
 
 class RefundUnknown(Exception):

@@ -2,9 +2,9 @@
 and the audit trail of every attempt.
 
 A redemption is one transaction (promise 4): the card `sold → redeemed` conditioned on not
-being redeemed, the redemption record conditioned on not existing (its id is derived from the
-partner and its `reference`, so a retry finds its first result), the stock shard's `redeemed`
-counter, and the audit record. See docs/partners.md.
+being redeemed nor locked by its order's refund, the redemption record conditioned on not
+existing (its id is derived from the partner and its `reference`, so a retry finds its first
+result), the stock shard's `redeemed` counter, and the audit record. See docs/partners.md.
 """
 
 from __future__ import annotations
@@ -256,7 +256,7 @@ def spend(slot: Slot) -> None:
 
 
 class CardTaken(Exception):
-    """The card was redeemed (or stopped being sold) meanwhile."""
+    """The card was redeemed, locked by a refund, or stopped being sold meanwhile."""
 
 
 class RedemptionExists(Exception):
@@ -274,7 +274,10 @@ def redeem(card: CardItem, redemption: RedemptionItem, attempt: AttemptItem) -> 
             CardItem.redeemed_at.set(redemption.redeemed_at),
             CardItem.redemption_id.set(redemption.redemption_id),
         ],
-        condition=(CardItem.status == "sold") & CardItem.redeemed_at.does_not_exist(),
+        # A card whose order's refund is under way is about to be void: never redeemed meanwhile.
+        condition=(CardItem.status == "sold")
+        & CardItem.redeemed_at.does_not_exist()
+        & CardItem.refund_lock.does_not_exist(),
     )
     t.update(
         "shard",
