@@ -21,6 +21,7 @@ class Settings(BaseModel):
     cards_table: str = ""
     partners_table: str = ""
     idempotency_table: str = ""
+    dashboard_table: str = Field(default="", description="the dashboard's counters")
     cards_bucket: str = ""
     reports_bucket: str = ""
     alerts_topic_arn: str = ""

@@ -172,6 +172,7 @@ def place(
             quantity=data.quantity,
             amount=amount,
             currency=product.currency,
+            unit_cost=int(product.cost) if product.cost is not None else None,
             email=data.email,
             limit_keys=list(limits),
             units_limit_key=store.limit_key("IPSKU", f"{source_ip}|{data.sku}"),

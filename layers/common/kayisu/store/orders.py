@@ -56,6 +56,7 @@ class OrderItem(OrdersItem, discriminator="order"):
     quantity = NumberAttribute()
     amount = NumberAttribute()
     currency = UnicodeAttribute()
+    unit_cost = NumberAttribute(null=True)  # the product's `cost` when ordered (operators only: the dashboard's profit)
     email = UnicodeAttribute()
     limit_keys = ListAttribute(of=UnicodeAttribute, default=list)  # the pending-order limits it counts in
     units_limit_key = UnicodeAttribute(null=True)  # the pending-units limit (its IP, its SKU) it counts `quantity` in
