@@ -49,8 +49,8 @@ class Change:
 @dataclass
 class Outcome:
     records: int = 0
-    changes: int = 0  # source items whose newest state differed from what they had added
-    skipped: int = 0  # items repeated, out of date, or adding what they added already
+    changes: int = 0  # source items newer than their marks
+    skipped: int = 0  # items repeated or out of date
     transactions: int = 0
     retries: int = 0
 
@@ -105,12 +105,10 @@ def _plan(mark: store.Mark, group_changes: list[Change], outcome: Outcome) -> _P
         if applied is not None and applied.seq >= change.seq:
             outcome.skipped += 1  # a repeat, or older than what was applied
             continue
-        delta = difference(change.counts, applied.counts if applied is not None else {})
-        if not delta:
-            outcome.skipped += 1  # adds what it added already: nothing to write
-            continue
+        # Marked even when it adds what it added already (or nothing): an older record of the
+        # item, arriving later, must find this newer one marked, or it would be applied.
         sources[change.source] = store.Applied(change.seq, change.counts)
-        merge(adds, delta)
+        merge(adds, difference(change.counts, applied.counts if applied is not None else {}))
         outcome.changes += 1
     if sources == mark.sources:
         return None
