@@ -94,7 +94,7 @@ class StreamMapping:
         return {"Records": records}
 
 
-def _lambda_record(raw: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+def lambda_record(raw: dict[str, Any], stream_arn: str) -> dict[str, Any]:
     """A record as GetRecords gives it to boto3, as Lambda hands it to a function: times as
     epoch seconds, binary values base64, and the stream's ARN."""
 
@@ -168,7 +168,7 @@ class StreamPoller:
                 page = self.streams.get_records(ShardIterator=iterator, Limit=self.mapping.batch_size)
                 iterator = page.get("NextShardIterator")
                 self.iterators[shard] = iterator
-                got = [_lambda_record(r, self.mapping.stream_arn) for r in page.get("Records", [])]
+                got = [lambda_record(r, self.mapping.stream_arn) for r in page.get("Records", [])]
                 if not got:
                     break
                 if not self.pending:
