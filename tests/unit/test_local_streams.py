@@ -60,7 +60,7 @@ def test_the_templates_stream_mapping_is_read_with_its_settings() -> None:
     fn = t.of_type("AWS::Serverless::Function")["DashboardStreamFunction"]["Properties"]
     function = Function("DashboardStreamFunction", ROOT, "app.handler", {}, 128, 60, events=fn["Events"])
     (mapping,) = stream_mappings(t, {"DashboardStreamFunction": function})
-    assert (mapping.stream_arn, mapping.batch_size, mapping.window_seconds) == ("arn:table/stream/1", 500, 2.0)
+    assert (mapping.stream_arn, mapping.batch_size, mapping.window_seconds) == ("arn:table/stream/1", 500, 5.0)
     assert (mapping.starting_position, mapping.max_retries) == ("TRIM_HORIZON", -1)
     assert mapping.wanted(record("ORDER#1"))
     assert mapping.wanted(record("REFUND#p#r", "REFUND"))
