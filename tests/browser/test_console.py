@@ -95,6 +95,7 @@ def test_an_operator_signs_in_creates_a_product_and_imports_a_dropped_batch(
     form.get_by_label("SKU").fill(new_sku)
     form.get_by_label("Name").fill(f"控制台 {new_sku}")
     form.get_by_label("Price (minor units, e.g. fen or cents)").fill("2990")
+    form.get_by_label("Cost (minor units, optional; operators only)").fill("1800")
     form.get_by_label("Max per order").fill("4")
     form.get_by_label("Alert threshold").fill("2")
     screenshot(page, "console-02-new-product")
@@ -104,7 +105,7 @@ def test_an_operator_signs_in_creates_a_product_and_imports_a_dropped_batch(
     expect(row).to_contain_text("CN¥29.90")
     expect(row).to_contain_text("Active")
     made = next(p for p in operator.get("/v1/admin/products").json()["items"] if p["sku"] == new_sku)
-    assert (made["price"], made["max_per_order"], made["alert_threshold"]) == (2990, 4, 2)
+    assert (made["price"], made["cost"], made["max_per_order"], made["alert_threshold"]) == (2990, 1800, 4, 2)
     screenshot(page, "console-03-products")
 
     # A server-side validation error sits under its field, in words.
