@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from local.template import load_template
+from local.template import DEV_DEFAULTS, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")
@@ -105,6 +105,7 @@ def holds(condition: Any, parameters: dict[str, str]) -> bool:
 def stack_parameters(overrides: str = "") -> dict[str, str]:
     """The template's defaults, overridden as KAYISU_PARAMETERS does ("A=1 B=2")."""
     values = {k: str(v.get("Default", "")) for k, v in TEMPLATE.get("Parameters", {}).items()}
+    values.update(DEV_DEFAULTS)
     for pair in overrides.split():
         name, _, value = pair.partition("=")
         values[name] = value
