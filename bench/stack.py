@@ -36,7 +36,7 @@ def local_stack(parameters: str = "", keep_log: Path | None = None) -> Iterator[
         log_path = Path(state_dir) / "stack.log"
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "local", "run", "--no-demo", "--no-schedules"],
+                [sys.executable, "-m", "local", "run", "--no-demo", "--no-schedules", "--trust-forwarded-for"],
                 cwd=ROOT,
                 env=env,
                 stdout=log,

@@ -1,5 +1,6 @@
-"""`python -m local run [--port N] [--aws-port N] [--no-demo] [--no-schedules]` starts the local
-stack; `python -m local token [operator|finance]` prints a bearer token for it."""
+"""`python -m local run [--port N] [--aws-port N] [--no-demo] [--no-schedules]
+[--trust-forwarded-for] [--verbose]` starts the local stack; `python -m local token
+[operator|finance]` prints a bearer token for it."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from pathlib import Path
 
 from local.stack import ROOT, PortTaken, from_environment
 
+LIBRARY_LOGGERS = ("boto3", "botocore", "s3transfer", "urllib3", "pynamodb", "moto", "openpyxl")
+
 
 def run(args: argparse.Namespace) -> int:
     if args.port:
@@ -23,8 +26,16 @@ def run(args: argparse.Namespace) -> int:
         os.environ["KAYISU_AWS_PORT"] = str(args.aws_port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    if not args.verbose:
+        # Their INFO lines ("Found credentials in environment variables", per client) bury ours.
+        for library in LIBRARY_LOGGERS:
+            logging.getLogger(library).setLevel(logging.WARNING)
     try:
-        stack = from_environment(demo=not args.no_demo, run_schedules=not args.no_schedules)
+        stack = from_environment(
+            demo=not args.no_demo,
+            run_schedules=not args.no_schedules,
+            trust_forwarded_for=args.trust_forwarded_for,
+        )
     except ValueError as exc:
         print(f"kayisu: {exc}", file=sys.stderr)
         return 2
@@ -89,6 +100,12 @@ def main() -> int:
     r.add_argument("--aws-port", type=int, help="emulator port (default 4566, or KAYISU_AWS_PORT)")
     r.add_argument("--no-demo", action="store_true", help="do not seed demo data")
     r.add_argument("--no-schedules", action="store_true", help="do not run schedules by the clock")
+    r.add_argument(
+        "--trust-forwarded-for",
+        action="store_true",
+        help="take the source IP from X-Forwarded-For (tests and benchmarks only: anyone could pick it)",
+    )
+    r.add_argument("--verbose", action="store_true", help="also show boto3, PynamoDB and moto INFO logs")
     r.set_defaults(func=run)
     t = sub.add_parser("token", help="print an ID token of a demo user")
     t.add_argument("who", nargs="?", default="operator", choices=["operator", "finance"])

@@ -31,6 +31,8 @@ class AwsCall:
     service: str
     operation: str
     resource: str
+    # The IAM condition keys the request carries (key, values), for the least-privilege test.
+    context: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 class CallLog:
@@ -46,7 +48,10 @@ class CallLog:
 
     def snapshot(self) -> list[dict[str, Any]]:
         with self.lock:
-            return [{**c.__dict__, "count": n} for c, n in sorted(self.calls.items(), key=lambda x: str(x[0]))]
+            return [
+                {**c.__dict__, "context": {k: list(v) for k, v in c.context}, "count": n}
+                for c, n in sorted(self.calls.items(), key=lambda x: str(x[0]))
+            ]
 
     def reset(self) -> None:
         with self.lock:
@@ -70,13 +75,25 @@ def _resource_of(params: dict[str, Any]) -> str:
     return ""
 
 
+def _condition_keys(service: str, operation: str, params: dict[str, Any]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """What IAM conditions of our policies would read from the request (names only, never the
+    context's values: a code's digest or a batch's id are not needed to judge a grant)."""
+    if service == "kms" and params.get("EncryptionContext"):
+        return (("kms:EncryptionContextKeys", tuple(sorted(params["EncryptionContext"]))),)
+    if service == "s3" and operation == "ListObjectsV2" and "Prefix" in params:
+        return (("s3:prefix", (str(params["Prefix"]),)),)
+    return ()
+
+
 _original_call = getattr(BaseClient, "_make_api_call")  # noqa: B009 - private, patched below
 
 
 def _recording_call(self: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:
     fn = current_function.get()
     if fn:
-        CALLS.record(AwsCall(fn, self.meta.service_model.service_name, operation_name, _resource_of(api_params)))
+        service = self.meta.service_model.service_name
+        context = _condition_keys(service, operation_name, api_params)
+        CALLS.record(AwsCall(fn, service, operation_name, _resource_of(api_params), context))
     return _original_call(self, operation_name, api_params)
 
 

@@ -129,8 +129,12 @@ class Gateway:
         emulator_url: str,
         openapi: Callable[[], dict[str, Any]],
         local_routes: dict[str, Callable[[Request, dict[str, str]], Response]],
+        trust_forwarded_for: bool = False,
     ) -> None:
         self.root = root
+        # API Gateway takes sourceIp from the connection; tests and benchmarks opt in to play
+        # many shoppers from one machine through X-Forwarded-For.
+        self.trust_forwarded_for = trust_forwarded_for
         self.emulator_url = emulator_url  # the console signs in against the emulator's Cognito
         self.openapi = openapi
         self.routes: list[Route] = []
@@ -249,7 +253,9 @@ class Gateway:
                 text_body = raw.decode("utf-8")
             except UnicodeDecodeError:
                 text_body, is_b64 = base64.b64encode(raw).decode(), True
-        source_ip = request.headers.get("X-Forwarded-For", request.remote_addr or "127.0.0.1").split(",")[0].strip()
+        source_ip = request.remote_addr or "127.0.0.1"
+        if self.trust_forwarded_for and request.headers.get("X-Forwarded-For"):
+            source_ip = request.headers["X-Forwarded-For"].split(",")[0].strip()
         authorizer = {"jwt": {"claims": flatten_claims(claims), "scopes": None}} if claims is not None else None
         return {
             "version": "2.0",

@@ -26,7 +26,7 @@ from local.gateway import Gateway, problem
 from local.openapi import build_openapi
 from local.provision import Provisioner
 from local.streams import stream_mappings
-from local.template import REGION, Template, parse_overrides
+from local.template import DEV_DEFAULTS, REGION, Template, parse_overrides
 
 log = logging.getLogger("kayisu.local")
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +50,10 @@ DEMO_USERS = [
 
 
 def check_port(host: str, port: int) -> None:
+    """Probe as the servers bind: with SO_REUSEADDR, so the last run's connections in TIME_WAIT
+    don't count as in use (a listening socket still does)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
@@ -66,6 +69,7 @@ class LocalStack:
     demo: bool = True
     run_schedules: bool = True
     overrides: dict[str, str] = field(default_factory=dict)
+    trust_forwarded_for: bool = False
 
     def __post_init__(self) -> None:
         self.api_url = f"http://{self.host}:{self.port}"
@@ -101,7 +105,9 @@ class LocalStack:
         self._servers.append(emulator.server)
 
         # Links in mails point at this stack's storefront unless told otherwise.
-        template = Template.load(ROOT / "template.yaml", {"StorefrontUrl": self.api_url, **self.overrides})
+        template = Template.load(
+            ROOT / "template.yaml", {"StorefrontUrl": self.api_url, **DEV_DEFAULTS, **self.overrides}
+        )
         resources = Provisioner(template, self.aws_url).create_all()
         sandbox_secret = self._sandbox_secret()
         if "SandboxWebhookSecret" in resources:
@@ -138,6 +144,7 @@ class LocalStack:
                     json.dumps({"status": "ok"}), content_type="application/json"
                 ),
             },
+            trust_forwarded_for=self.trust_forwarded_for,
         )
         server = cast(ThreadedWSGIServer, make_server(self.host, self.port, gateway, threaded=True))
         server.daemon_threads = True

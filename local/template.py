@@ -67,6 +67,10 @@ for _name in (
     _CfnLoader.add_constructor(f"!{_name}", _tag(_name))
 
 
+# The local stack is a dev stage: the sandbox pays (the template's own default is off, for prod).
+DEV_DEFAULTS = {"EnableSandboxPayments": "true"}
+
+
 def load_template(path: Path) -> dict[str, Any]:
     with path.open(encoding="utf-8") as fh:
         doc = yaml.load(fh, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass with CFN tags
@@ -117,7 +121,18 @@ class Template:
             allowed = spec.get("AllowedValues")
             if allowed and params[name] not in [str(a) for a in allowed]:
                 raise ValueError(f"parameter {name}={params[name]!r} is not one of {allowed}")
-        return cls(doc, params)
+        template = cls(doc, params)
+        template.check_rules()
+        return template
+
+    def check_rules(self) -> None:
+        """The template's `Rules`, refused as CloudFormation refuses them before creating anything."""
+        for name, rule in self.doc.get("Rules", {}).items():
+            if "RuleCondition" in rule and not self.resolve(rule["RuleCondition"]):
+                continue
+            for assertion in rule.get("Assertions", []):
+                if not self.resolve(assertion["Assert"]):
+                    raise ValueError(f"rule {name}: {assertion.get('AssertDescription', 'assertion failed')}")
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:

@@ -46,14 +46,22 @@ class Api:
 
 
 @contextmanager
-def running_stack(state_dir: Path, log_path: Path, parameters: str) -> Iterator[dict[str, Any]]:
-    """`make run`'s stack as a separate process on free ports, its own state directory and
-    log; stopped with Ctrl-C afterwards, which must end it cleanly."""
+def running_stack(
+    state_dir: Path,
+    log_path: Path,
+    parameters: str,
+    ports: tuple[int, int] | None = None,
+    trust_forwarded_for: bool = True,
+) -> Iterator[dict[str, Any]]:
+    """`make run`'s stack as a separate process on free ports (or the given API and emulator
+    ports), its own state directory and log; stopped with Ctrl-C afterwards, which must end it
+    cleanly. Tests play many shoppers through X-Forwarded-For unless told otherwise."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    api_port, aws_port = ports or (free_port(), free_port())
     env = {
         **os.environ,
-        "KAYISU_PORT": str(free_port()),
-        "KAYISU_AWS_PORT": str(free_port()),
+        "KAYISU_PORT": str(api_port),
+        "KAYISU_AWS_PORT": str(aws_port),
         "KAYISU_STATE_DIR": str(state_dir),
         "KAYISU_PARAMETERS": parameters,
     }
@@ -61,7 +69,8 @@ def running_stack(state_dir: Path, log_path: Path, parameters: str) -> Iterator[
         env.pop(var, None)
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "local", "run", "--no-schedules"],
+            [sys.executable, "-m", "local", "run", "--no-schedules"]
+            + (["--trust-forwarded-for"] if trust_forwarded_for else []),
             cwd=ROOT,
             env=env,
             stdout=log,

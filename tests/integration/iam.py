@@ -1,14 +1,20 @@
-"""The template's IAM policies as (action, logical id) grants, and the AWS calls a local stack
-recorded as the grants they need: what the least-privilege checks compare. Conditions are
-evaluated with a stack's parameters (the template's defaults, overridden as the stack was)."""
+"""The template's IAM policies as grants (action, logical id, the statement's IAM conditions), and
+the AWS calls a local stack recorded as the requests IAM would judge (action, logical id, the
+request's condition keys), including the KMS calls that S3, Secrets Manager and SNS make with
+the caller's rights: what the least-privilege checks compare. A request is allowed when some
+grant's action and resource match and all its conditions hold, as IAM evaluates them. Template
+conditions (`!If`) are evaluated with a stack's parameters (the template's defaults, overridden
+as the stack was)."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from local.template import load_template
+from local.template import DEV_DEFAULTS, PSEUDO, REGION, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")
@@ -81,11 +87,12 @@ STREAM_POLLER_ACTIONS = {
 }
 
 
-def polled_by_lambda(function: str) -> set[tuple[str, str]]:
+def polled_by_lambda(function: str) -> set[Request]:
     events = FUNCTIONS[function]["Properties"].get("Events", {}).values()
     queues = {e["Properties"]["Queue"]["Fn::GetAtt"][0] for e in events if e["Type"] == "SQS"}
     tables = {e["Properties"]["Stream"]["Fn::GetAtt"][0] for e in events if e["Type"] == "DynamoDB"}
-    return {(a, q) for a in POLLER_ACTIONS for q in queues} | {(a, t) for a in STREAM_POLLER_ACTIONS for t in tables}
+    polled = {Request(a, q) for a in POLLER_ACTIONS for q in queues}
+    return polled | {Request(a, t) for a in STREAM_POLLER_ACTIONS for t in tables}
 
 
 def holds(condition: Any, parameters: dict[str, str]) -> bool:
@@ -109,6 +116,7 @@ def holds(condition: Any, parameters: dict[str, str]) -> bool:
 def stack_parameters(overrides: str = "") -> dict[str, str]:
     """The template's defaults, overridden as KAYISU_PARAMETERS does ("A=1 B=2")."""
     values = {k: str(v.get("Default", "")) for k, v in TEMPLATE.get("Parameters", {}).items()}
+    values.update(DEV_DEFAULTS)
     for pair in overrides.split():
         name, _, value = pair.partition("=")
         values[name] = value
@@ -124,8 +132,81 @@ def enabled(statement: Any, parameters: dict[str, str] | None = None) -> dict[st
     return None if chosen == {"Ref": "AWS::NoValue"} else dict(chosen)
 
 
-def grants(function: str, parameters: dict[str, str] | None = None) -> set[tuple[str, str]]:
-    out: set[tuple[str, str]] = set()
+Context = tuple[tuple[str, tuple[str, ...]], ...]  # condition key -> values, sorted by key
+
+
+@dataclass(frozen=True)
+class Grant:
+    action: str
+    resource: str  # logical id
+    conditions: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # (operator, key, values)
+
+
+@dataclass(frozen=True)
+class Request:
+    action: str
+    resource: str  # logical id
+    context: Context = ()
+
+
+def _condition_value(value: Any) -> str:
+    """A condition value as requests carry it: pseudo parameters substituted, a resource as
+    `<LogicalId>` (requests name the resource they act on the same way)."""
+    if isinstance(value, dict) and "Ref" in value:
+        return str(PSEUDO.get(value["Ref"]) or f"<{value['Ref']}>")
+    if isinstance(value, dict) and "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
+        text = str(value["Fn::Sub"])
+        for name, pseudo in PSEUDO.items():
+            text = text.replace("${" + name + "}", str(pseudo))
+        assert "${" not in text, f"condition value {text} names a resource: use !Ref"
+        return text
+    assert isinstance(value, str), f"unsupported condition value {value!r}"
+    return value
+
+
+def _conditions(block: dict[str, Any] | None) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    out = []
+    for operator, keys in (block or {}).items():
+        for key, values in keys.items():
+            listed = values if isinstance(values, list) else [values]
+            out.append((operator, key, tuple(_condition_value(v) for v in listed)))
+    return tuple(sorted(out))
+
+
+def _holds(operator: str, key: str, values: tuple[str, ...], context: dict[str, tuple[str, ...]]) -> bool:
+    """One condition, as IAM evaluates it (only the operators our policies use)."""
+    present = context.get(key)
+    if operator == "StringEquals":
+        return present is not None and len(present) == 1 and present[0] in values
+    if operator == "StringLike":
+        return present is not None and len(present) == 1 and any(fnmatchcase(present[0], v) for v in values)
+    if operator == "ForAllValues:StringEquals":  # true when the key is absent: pair it with Null
+        return all(v in values for v in present or ())
+    if operator == "Null":
+        (expect,) = values
+        return (present is None) == (expect == "true")
+    raise AssertionError(f"the least-privilege check does not evaluate {operator} yet: teach tests/integration/iam.py")
+
+
+def allows(grant: Grant, request: Request) -> bool:
+    if (grant.action, grant.resource) != (request.action, request.resource):
+        return False
+    context = dict(request.context)
+    return all(_holds(op, key, values, context) for op, key, values in grant.conditions)
+
+
+def denied(requests: set[Request], granted: set[Grant]) -> set[Request]:
+    """The requests no grant allows: they would fail on AWS."""
+    return {r for r in requests if not any(allows(g, r) for g in granted)}
+
+
+def unused(granted: set[Grant], requests: set[Request]) -> set[Grant]:
+    """The grants no request needed: more than the code uses."""
+    return {g for g in granted if not any(allows(g, r) for r in requests)}
+
+
+def grants(function: str, parameters: dict[str, str] | None = None) -> set[Grant]:
+    out: set[Grant] = set()
     for policy in policy_documents(function, parameters):
         assert isinstance(policy, dict), f"{function}: write policies as explicit statements"
         assert set(policy) <= {"Statement", "Version"}, f"{function}: write policies as explicit statements"
@@ -136,9 +217,10 @@ def grants(function: str, parameters: dict[str, str] | None = None) -> set[tuple
             actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
             targets = logical_ids(st["Resource"])
             assert targets, f"{function}: {actions} on a resource that is not one of ours ({st['Resource']})"
+            conditions = _conditions(st.get("Condition"))
             for action in actions:
                 assert "*" not in action, f"{function}: wildcard action {action}"
-                out |= {(action, t) for t in targets}
+                out |= {Grant(action, t, conditions) for t in targets}
     return out
 
 
@@ -163,7 +245,34 @@ def encryption_key(logical_id: str, prop: str) -> str | None:
     return next(iter(logical_ids(resource["Properties"][prop])), None)
 
 
-IMPLIED_KMS = {"PutObject": "kms:GenerateDataKey", "GetObject": "kms:Decrypt"}
+def _via(service: str, context_keys: tuple[str, ...], **values: str) -> Context:
+    """The KMS request a service makes with the caller's rights: kms:ViaService and the
+    encryption context it uses (its keys, and the values our conditions may name)."""
+    ctx = {
+        "kms:ViaService": (f"{service}.{REGION}.amazonaws.com",),
+        "kms:EncryptionContextKeys": context_keys,
+        **{f"kms:EncryptionContext:{k}": (v,) for k, v in values.items()},
+    }
+    return tuple(sorted(ctx.items()))
+
+
+def implied_kms(service: str, operation: str, target: str) -> set[Request]:
+    """KMS calls AWS services make on the caller's behalf (and with its permissions)."""
+    if target not in TEMPLATE["Resources"]:
+        return set()
+    if service == "s3" and operation in ("PutObject", "GetObject"):
+        key = bucket_key(target)  # SSE-KMS: S3 asks KMS with context {aws:s3:arn}
+        action = "kms:GenerateDataKey" if operation == "PutObject" else "kms:Decrypt"
+        return {Request(action, key, _via("s3", ("aws:s3:arn",)))} if key else set()
+    if service == "secretsmanager" and operation == "GetSecretValue":
+        key = encryption_key(target, "KmsKeyId")  # context {SecretARN, SecretVersionId}
+        ctx = _via("secretsmanager", ("SecretARN", "SecretVersionId"), SecretARN=f"<{target}>")
+        return {Request("kms:Decrypt", key, ctx)} if key else set()
+    if service == "sns" and operation == "Publish":
+        key = encryption_key(target, "KmsMasterKeyId")  # the publisher needs both on the topic's key
+        ctx = _via("sns", ("aws:sns:topicArn",), **{"aws:sns:topicArn": f"<{target}>"})
+        return {Request(a, key, ctx) for a in ("kms:GenerateDataKey", "kms:Decrypt")} if key else set()
+    return set()
 
 
 def used(
@@ -171,8 +280,8 @@ def used(
     function: str,
     physical_to_logical: dict[str, str],
     parameters: dict[str, str] | None = None,
-) -> set[tuple[str, str]]:
-    out: set[tuple[str, str]] = set()
+) -> set[Request]:
+    out: set[Request] = set()
     for call in calls:
         if call["function"] != function:
             continue
@@ -181,26 +290,15 @@ def used(
         targets = {physical_to_logical.get(n, f"<unknown {n}>") for n in names}
         if service == "kms" and not targets:
             targets = set(KMS_KEYS)  # Decrypt names no key: the ciphertext does
-        if service == "s3" and call["operation"] in IMPLIED_KMS:
-            for bucket in targets:
-                key = bucket_key(bucket) if bucket in TEMPLATE["Resources"] else None
-                if key:
-                    out.add((IMPLIED_KMS[call["operation"]], key))
-        if service == "secretsmanager" and call["operation"] == "GetSecretValue":
-            for secret in targets:  # Secrets Manager decrypts with the secret's key, as the caller
-                key = encryption_key(secret, "KmsKeyId")
-                if key:
-                    out.add(("kms:Decrypt", key))
-        if service == "sns" and call["operation"] == "Publish":
-            for topic in targets:  # SNS encrypts with the topic's key, as the publisher
-                key = encryption_key(topic, "KmsMasterKeyId")
-                if key:
-                    out |= {("kms:GenerateDataKey", key), ("kms:Decrypt", key)}
+        for target in targets:
+            out |= implied_kms(service, call["operation"], target)
+        context: Context = tuple(sorted((k, tuple(v)) for k, v in (call.get("context") or {}).items()))
         if call["operation"] == "TransactWriteItems":
             # The recorder keeps the tables; the actions per item are checked by the grants below.
+            granted = {(g.action, g.resource) for g in grants(function, parameters)}
             actions = {f"{service}:{a}" for a in TRANSACT_ACTION.values()}
-            out |= {(a, t) for a in actions for t in targets if (a, t) in grants(function, parameters)}
+            out |= {Request(a, t) for a in actions for t in targets if (a, t) in granted}
             continue
         action = f"{service}:{IAM_ACTION.get((service, call['operation']), call['operation'])}"
-        out |= {(action, t) for t in targets}
+        out |= {Request(action, t, context) for t in targets}
     return out

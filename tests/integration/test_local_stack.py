@@ -15,7 +15,7 @@ from typing import Any
 import requests
 
 from local.template import load_template
-from tests.integration.conftest import Api, aws
+from tests.integration.conftest import ARTIFACTS, Api, aws, running_stack
 from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -264,3 +264,45 @@ def test_a_taken_port_gives_a_clear_message(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert f"port {port}" in out.stderr
     assert "already in use" in out.stderr
+
+
+def test_a_restart_right_after_a_run_that_served_traffic_starts(tmp_path: Path) -> None:
+    # Ctrl-C and `make run` again: the last run's connections sit in TIME_WAIT on both ports
+    # for a minute, which is not "in use" (the servers bind with SO_REUSEADDR, and so must
+    # the probe).
+    ports = (free_port(), free_port())
+    with running_stack(tmp_path / "first", ARTIFACTS / "restart-first.log", "", ports=ports) as first:
+        for _ in range(3):  # the server closes these first: TIME_WAIT on the API port
+            r = requests.get(first["api_url"] + "/v1/products", headers={"Connection": "close"}, timeout=30)
+            assert r.status_code == 200
+        kept_open = requests.Session()  # and one the server must close as it stops
+        assert kept_open.get(first["api_url"] + "/_local/health", timeout=30).status_code == 200
+    lingering = subprocess.run(["ss", "-tan"], capture_output=True, text=True, check=False).stdout
+    assert any("TIME-WAIT" in line and f"127.0.0.1:{ports[0]} " in line for line in lingering.splitlines()), (
+        "the first run left no TIME_WAIT connection on its port, so this test would prove nothing"
+    )
+    with running_stack(tmp_path / "second", ARTIFACTS / "restart-second.log", "", ports=ports) as second:
+        assert requests.get(second["api_url"] + "/_local/health", timeout=30).json() == {"status": "ok"}
+    kept_open.close()
+    # The log of a run that served traffic is ours: the libraries' INFO chatter stays out.
+    log = (ARTIFACTS / "restart-first.log").read_text()
+    assert "kayisu.local" in log
+    assert not re.search(r" (botocore|boto3|pynamodb|urllib3|moto)\S* INFO ", log), log[-2000:]
+
+
+def test_the_source_ip_is_the_connections_unless_forwarded_for_is_trusted(tmp_path: Path) -> None:
+    # As API Gateway: a shopper cannot dodge the per-IP limit by naming another address.
+    sku = "GIFT-CNY-100"  # a demo product
+    with running_stack(
+        tmp_path, ARTIFACTS / "untrusted-ip.log", "MaxPendingOrdersPerIp=1", trust_forwarded_for=False
+    ) as state:
+
+        def order(ip: str) -> requests.Response:
+            body = {"sku": sku, "quantity": 1, "email": f"ip-{ip}@example.com", "payment_method": "sandbox"}
+            return requests.post(
+                state["api_url"] + "/v1/orders", json=body, headers={"X-Forwarded-For": ip}, timeout=30
+            )
+
+        assert order("203.0.113.1").status_code == 201
+        refused = order("203.0.113.2")
+        assert (refused.status_code, refused.json()["code"]) == (429, "RATE_LIMITED"), refused.text

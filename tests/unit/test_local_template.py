@@ -45,6 +45,19 @@ def test_unknown_or_disallowed_parameters_are_refused() -> None:
         Template.load(ROOT / "template.yaml", {"EnableSandboxPayments": "maybe"})
 
 
+def test_the_sandbox_is_off_by_default_and_refused_in_prod() -> None:
+    # A prod deploy whose overrides forget the parameter must not serve a free pay page.
+    assert Template.load(ROOT / "template.yaml", {}).condition("SandboxEnabled") is False
+    assert Template.load(ROOT / "template.yaml", {"EnableSandboxPayments": "true"}).condition("SandboxEnabled")
+    with pytest.raises(ValueError, match="rule NoSandboxPaymentsInProd"):
+        Template.load(ROOT / "template.yaml", {"Stage": "prod", "EnableSandboxPayments": "true"})
+    assert Template.load(ROOT / "template.yaml", {"Stage": "prod"}).condition("SandboxEnabled") is False
+    # The dev config says so explicitly; the prod config never enables it.
+    config = (ROOT / "samconfig.toml").read_text()
+    assert "Stage=dev EnableSandboxPayments=true" in config
+    assert "Stage=prod EnableSandboxPayments=false" in config
+
+
 def test_sub_and_conditions_resolve() -> None:
     t = Template.load(ROOT / "template.yaml", {"Stage": "prod", "AlertEmail": "ops@example.com"})
     t.refs["CatalogTable"] = "kayisu-prod-catalog"

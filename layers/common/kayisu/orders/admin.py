@@ -35,7 +35,7 @@ DEFAULT_MONTHS = 3  # how far back a list goes when `from` is not given
 # 422, so that `from=0001-01-01` cannot make one request scan twenty thousand months.
 MAX_RANGE_DAYS = 400
 PAGE = 50
-# What _cursor_out hands out: the ByCreated sort key of the last order shown (store._iso + id).
+# What _cursor_out hands out: the ByCreated sort key of the last order shown (store.sort_key_at + id).
 _CURSOR_KEY = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z#ord_[A-Za-z0-9]{1,60}")
 
 

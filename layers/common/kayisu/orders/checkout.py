@@ -1,10 +1,10 @@
 """Checkout and the shopper's view of an order (CONTRACT §1).
 
-An order and its reservation are created by one transaction (kayisu.store.orders.place_order):
-the order exists if and only if its stock was reserved and it fits the pending limits. A
-provider whose payments cost a call (WeChat Pay, Stripe) is asked only after that, so that a
-refused order costs it nothing; if it fails, the order is withdrawn (kayisu.store.orders.
-withdraw_order), giving back its stock and limits. The access token is random (256 bits)
+An order and its reservation are created by one transaction (kayisu.store.orders.checkout,
+`place_order`): the order exists if and only if its stock was reserved and it fits the pending
+limits. A provider whose payments cost a call (WeChat Pay, Stripe) is asked only after that, so
+that a refused order costs it nothing; if it fails, the order is withdrawn (`withdraw_order`),
+giving back its stock and limits. The access token is random (256 bits)
 and only its SHA-256 is stored; a repeat with the same Idempotency-Key gets the same order and a
 new token of its own, since the first one cannot be read back.
 """
@@ -160,20 +160,17 @@ def place(
             store.limit_key("EMAIL", email_identity(data.email)): settings.max_pending_orders_per_email,
             store.limit_key("IP", source_ip): settings.max_pending_orders_per_ip,
         }
-        gsi1pk, gsi1sk = store.created_keys(order_id, at)
-        gsi2pk, gsi2sk = store.pending_keys(order_id, expires)
-        gsi3pk, gsi3sk = store.email_keys(data.email, order_id, at)
-        item = store.OrderItem(
-            store.order_pk(order_id),
-            store.ORDER_SK,
-            order_id=order_id,
+        item = store.new_order(
+            order_id,
+            data.email,
+            at,
+            expires,
             status="pending_payment",
             sku=data.sku,
             quantity=data.quantity,
             amount=amount,
             currency=product.currency,
             unit_cost=int(product.cost) if product.cost is not None else None,
-            email=data.email,
             limit_keys=list(limits),
             units_limit_key=store.limit_key("IPSKU", f"{source_ip}|{data.sku}"),
             holds_limit=True,
@@ -185,14 +182,6 @@ def place(
             pay_url=instructions.pay_url if instructions else None,
             qr_code=instructions.qr_code if instructions else None,
             api_base=api_base or None,
-            created_at=at,
-            expires_at=expires,
-            gsi1pk=gsi1pk,
-            gsi1sk=gsi1sk,
-            gsi2pk=gsi2pk,
-            gsi2sk=gsi2sk,
-            gsi3pk=gsi3pk,
-            gsi3sk=gsi3sk,
         )
         try:
             store.place_order(item, reservation, limits, settings.max_pending_units_per_ip_per_sku)

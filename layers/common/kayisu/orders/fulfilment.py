@@ -24,6 +24,7 @@ from kayisu.payments.provider import ProviderError, Refund, RefundStatus
 from kayisu.payments.registry import provider
 from kayisu.store import catalog as catalog_store
 from kayisu.store import orders as store
+from kayisu.store.cards import CardRef, candidate_cards
 from kayisu.store.txn import back_off
 from kayisu.web import metrics
 
@@ -88,11 +89,9 @@ def fulfil(order_id: str) -> Outcome:
             if plan is None:
                 return _refund_unfulfillable(order)
             reservation = plan
-        cards: list[store.CardRef] = []
+        cards: list[CardRef] = []
         for shard, count in sorted(reservation.items()):
-            pool = [
-                c for c in store.candidate_cards(order.sku, shard, candidates_wanted(count)) if c.digest not in taken
-            ]
+            pool = [c for c in candidate_cards(order.sku, shard, candidates_wanted(count)) if c.digest not in taken]
             if len(pool) < count:
                 if not from_reserved:
                     taken.clear()

@@ -25,6 +25,7 @@ from kayisu.orders.payment import check_with_provider
 from kayisu.orders.queue import request_fulfilment
 from kayisu.payments.provider import ProviderError
 from kayisu.store import orders as store
+from kayisu.store.alerts import alert_changed
 from kayisu.web import metrics
 
 logger = Logger()
@@ -95,7 +96,7 @@ def check_dead_letters(at: datetime) -> dict[str, int]:
         count = int(attributes["Attributes"]["ApproximateNumberOfMessages"])
         counts[name] = count
         metrics.add_metric(name=f"DeadLetters{name.title()}", unit="Count", value=count)
-        if store.alert_changed(f"DLQ#{name}", count, at) and count > 0:
+        if alert_changed(f"DLQ#{name}", count, at) and count > 0:
             alert_operators(
                 f"{count} message(s) in the {name} dead-letter queue",
                 (

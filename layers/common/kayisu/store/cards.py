@@ -32,6 +32,7 @@ from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from kayisu.aws import client
 from kayisu.clock import now
 from kayisu.config import get_settings
 from kayisu.store.catalog import StockShardItem, product_pk, shard_sk
@@ -348,6 +349,35 @@ def _card_item(batch: BatchItem, card: NewCard, shard: int, at: datetime) -> Car
 
 # A chunk's transaction: its cards, its one stock shard and the batch.
 CARDS_PER_CHUNK = TRANSACTION_ITEMS - 2
+
+
+# -- the available pool
+
+
+@dataclass(frozen=True)
+class CardRef:
+    batch_id: str
+    digest: str
+    shard: int
+
+    @property
+    def ref(self) -> str:
+        return f"{self.batch_id}:{self.digest}"
+
+
+def candidate_cards(sku: str, shard: int, limit: int) -> list[CardRef]:
+    """Cards still in the shard's available pool (keys only: the index holds nothing else)."""
+    response = client("dynamodb").query(
+        TableName=get_settings().cards_table,
+        IndexName="AvailablePool",
+        KeyConditionExpression="pool_pk = :p",
+        ExpressionAttributeValues={":p": {"S": pool_pk(sku, shard)}},
+        Limit=limit,
+    )
+    return [
+        CardRef(item["pool_sk"]["S"].rsplit("#", 1)[0], item["pk"]["S"].removeprefix("CARD#"), shard)
+        for item in response.get("Items", [])
+    ]
 
 
 # -- void
