@@ -9,9 +9,9 @@ from typing import Any
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
-from kayisu.store.catalog import StockShardItem, product_pk, shard_sk
 from kayisu.store.orders.items import LimitItem, OrderItem, order_event, release_limits
 from kayisu.store.orders.keys import LIMIT_SK, ORDER_SK, created_keys, email_keys, order_pk, pending_keys
+from kayisu.store.stock import Stock, move_stock
 from kayisu.store.txn import Cancelled, Transaction
 
 
@@ -62,12 +62,7 @@ def place_order(
     t.put("order", order, condition=OrderItem.pk.does_not_exist() | (OrderItem.withdrawn == True))  # noqa: E712
     t.put("event", order_event(order.order_id, order.created_at, None, "pending_payment", "created", "shopper"))
     for shard, count in sorted(reservation.items()):
-        t.update(
-            f"shard:{shard}",
-            StockShardItem(product_pk(order.sku), shard_sk(shard)),
-            actions=[StockShardItem.available.add(-count), StockShardItem.reserved.add(count)],
-            condition=StockShardItem.available >= count,
-        )
+        move_stock(t, order.sku, shard, Stock.AVAILABLE, Stock.RESERVED, count)
     for key, most in limits.items():
         t.update(
             f"limit:{key}",
@@ -124,12 +119,7 @@ def withdraw_order(order: OrderItem, at: datetime) -> bool:
     not delete them.)"""
     t = Transaction()
     for shard, count in sorted(order.reserved().items()):
-        t.update(
-            f"shard:{shard}",
-            StockShardItem(product_pk(order.sku), shard_sk(shard)),
-            actions=[StockShardItem.reserved.add(-count), StockShardItem.available.add(count)],
-            condition=StockShardItem.reserved >= count,
-        )
+        move_stock(t, order.sku, shard, Stock.RESERVED, Stock.AVAILABLE, count)
     actions: list[Action] = [
         OrderItem.status.set("expired"),
         OrderItem.expired_at.set(at),

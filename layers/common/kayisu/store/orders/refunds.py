@@ -12,9 +12,9 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
 from kayisu.store.cards import CARD_SK, CardItem, card_pk
-from kayisu.store.catalog import StockShardItem, product_pk, shard_sk
 from kayisu.store.orders.items import OrderItem, OrderMoved, RefundItem, order_event, release_limits
 from kayisu.store.orders.keys import ORDER_SK, REFUND_SK, money_keys, order_pk, paid_keys, refund_pk
+from kayisu.store.stock import Stock, move_stock
 from kayisu.store.txn import Cancelled, Transaction
 
 
@@ -219,19 +219,9 @@ def refund(
             & CardItem.redeemed_at.does_not_exist(),
         )
     for shard, count in sorted(by_shard.items()):
-        t.update(
-            f"shard:{shard}",
-            StockShardItem(product_pk(order.sku), shard_sk(shard)),
-            actions=[StockShardItem.sold.add(-count), StockShardItem.void.add(count)],
-            condition=StockShardItem.sold >= count,
-        )
+        move_stock(t, order.sku, shard, Stock.SOLD, Stock.VOID, count)
     for shard, count in sorted(plan.release.items()):
-        t.update(
-            f"release:{shard}",
-            StockShardItem(product_pk(order.sku), shard_sk(shard)),
-            actions=[StockShardItem.reserved.add(-count), StockShardItem.available.add(count)],
-            condition=StockShardItem.reserved >= count,
-        )
+        move_stock(t, order.sku, shard, Stock.RESERVED, Stock.AVAILABLE, count, name=f"release:{shard}")
     actions: list[Action] = [
         OrderItem.status.set("refunded"),
         OrderItem.refunded_at.set(at),
@@ -314,12 +304,7 @@ def expire(order: OrderItem, at: datetime) -> None:
     """`pending_payment → expired` once its deadline passed, giving its reservation back."""
     t = Transaction()
     for shard, count in sorted(order.reserved().items()):
-        t.update(
-            f"shard:{shard}",
-            StockShardItem(product_pk(order.sku), shard_sk(shard)),
-            actions=[StockShardItem.reserved.add(-count), StockShardItem.available.add(count)],
-            condition=StockShardItem.reserved >= count,
-        )
+        move_stock(t, order.sku, shard, Stock.RESERVED, Stock.AVAILABLE, count)
     actions: list[Action] = [
         OrderItem.status.set("expired"),
         OrderItem.expired_at.set(at),
