@@ -1,7 +1,6 @@
 """Low-stock alerts: the stock-events queue (a reservation crossed a threshold) and a check of
 every SKU every 5 minutes."""
 
-from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -10,7 +9,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from kayisu.alerts import stock
-from kayisu.clock import now
+from kayisu.clock import now, scheduled_at
 from kayisu.web import metrics
 
 logger = Logger()
@@ -28,7 +27,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> Any:
         return process_partial_response(
             event=event, record_handler=evaluate_record, processor=processor, context=context
         )
-    at = datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))  # the schedule's time
-    outcomes = stock.check_all(at)
+    outcomes = stock.check_all(scheduled_at(event))
     logger.info("stock checked", extra={"fired": sorted(k for k, v in outcomes.items() if v == "fired")})
     return {"checked": len(outcomes), "outcomes": outcomes}
