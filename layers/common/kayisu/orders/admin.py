@@ -8,11 +8,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from aws_lambda_powertools import Logger
 
 from kayisu.clock import now
-from kayisu.errors import FieldError, Problem, conflict, not_found, validation_error
+from kayisu.errors import FieldError, Problem, conflict, validation_error
 from kayisu.orders.delivery import mask_code, opened
 from kayisu.orders.fulfilment import RefundDeclined, RefundFailed, mail_refund_if_owed, refund_order
 from kayisu.orders.payment import check_with_provider
-from kayisu.orders.problems import provider_unavailable
+from kayisu.orders.problems import provider_unavailable, unknown_order
 from kayisu.orders.schemas import (
     ORDER_STATUSES,
     AdminOrder,
@@ -180,10 +180,6 @@ def admin_order(order: store.OrderItem) -> AdminOrder:
         review_reason=order.review_reason,
         late_payment=bool(order.late),
     )
-
-
-def unknown_order(order_id: str) -> Problem:
-    return not_found("UNKNOWN_ORDER", f"There is no order {order_id!r}.")
 
 
 def detail(order_id: str) -> AdminOrderDetail:

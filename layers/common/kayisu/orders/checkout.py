@@ -27,7 +27,7 @@ from kayisu.catalog.service import unknown_sku
 from kayisu.clock import now
 from kayisu.config import get_settings
 from kayisu.errors import FieldError, Problem, validation_error
-from kayisu.orders.problems import out_of_stock, provider_unavailable, rate_limited, unknown_order
+from kayisu.orders.problems import out_of_stock, provider_unavailable, rate_limited, try_again, unknown_order
 from kayisu.orders.reservation import choose_shards
 from kayisu.orders.schemas import DeliveredCard, Order, OrderCreate
 from kayisu.orders.tokens import new_token, owns
@@ -202,7 +202,7 @@ def place(
             _report_crossing(data.sku)
         return as_order(item, token=token), True
     # Stock was there each time but others kept taking it first: not out of stock, just busy.
-    raise Problem(503, "TRY_AGAIN", "Try again", "Many shoppers are buying this right now; please try again.")
+    raise try_again("Many shoppers are buying this right now; please try again.")
 
 
 def _report_crossing(sku: str) -> None:

@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler import Response
 from kayisu.alerts.ops import alert_operators
 from kayisu.clock import now
 from kayisu.errors import Problem, conflict, route_not_found
-from kayisu.orders.problems import amount_mismatch, bad_signature, provider_unavailable, unknown_order
+from kayisu.orders.problems import amount_mismatch, bad_signature, provider_unavailable, try_again, unknown_order
 from kayisu.orders.queue import request_fulfilment
 from kayisu.orders.schemas import WebhookAck
 from kayisu.payments.provider import (
@@ -274,7 +274,7 @@ def _not_payable(provider_name: str, n: PaymentNotification) -> str:
         logger.info("late payment recorded")
         return "paid"
     if order.status == "pending_payment":  # matched, yet the condition failed: it moved and back? ask for a retry
-        raise Problem(503, "TRY_AGAIN", "Try again", "The order changed while this payment was recorded.")
+        raise try_again("The order changed while this payment was recorded.")
     # Paid already by another transaction, delivered or refunded: the shopper paid twice. The
     # money is recorded and the order held for an operator to refund it; the order is unchanged.
     store.flag_for_review(
