@@ -14,7 +14,6 @@ from kayisu.orders.fulfilment import RefundDeclined, RefundFailed, mail_refund_i
 from kayisu.orders.payment import check_with_provider
 from kayisu.orders.problems import provider_unavailable, unknown_order
 from kayisu.orders.schemas import (
-    ORDER_STATUSES,
     AdminOrder,
     AdminOrderDetail,
     AdminOrderList,
@@ -22,6 +21,7 @@ from kayisu.orders.schemas import (
     OrderEvent,
     PaymentCheck,
 )
+from kayisu.orders.status import ORDER_STATUSES, REFUNDABLE, OrderStatus
 from kayisu.orders.views import summary_fields
 from kayisu.pagination import decode_cursor, encode_cursor
 from kayisu.payments.provider import ProviderError
@@ -212,10 +212,10 @@ def refund(order_id: str, reason: str, operator: str, api_base: str = "") -> Adm
     order = store.load_order(order_id)
     if order is None:
         raise unknown_order(order_id)
-    if order.status == "refunded":
+    if order.status == OrderStatus.REFUNDED:
         mail_refund_if_owed(order)  # the first attempt may have died before mailing
         return detail(order_id)
-    if order.status not in ("paid", "delivered"):
+    if order.status not in REFUNDABLE:
         raise conflict("NOT_REFUNDABLE", f"An order that is {order.status} has taken no money to refund.")
     try:
         refund_order(order, f"operator: {reason}", operator, api_base=api_base)

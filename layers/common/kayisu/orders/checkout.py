@@ -30,6 +30,7 @@ from kayisu.errors import FieldError, Problem, validation_error
 from kayisu.orders.problems import out_of_stock, provider_unavailable, rate_limited, try_again, unknown_order
 from kayisu.orders.reservation import choose_shards
 from kayisu.orders.schemas import DeliveredCard, Order, OrderCreate
+from kayisu.orders.status import OrderStatus
 from kayisu.orders.tokens import new_token, owns
 from kayisu.orders.views import summary_fields
 from kayisu.payments.provider import PaymentInstructions, PaymentProvider, PaymentRequest, ProviderError
@@ -165,7 +166,7 @@ def place(
             data.email,
             at,
             expires,
-            status="pending_payment",
+            status=OrderStatus.PENDING_PAYMENT,
             sku=data.sku,
             quantity=data.quantity,
             amount=amount,
@@ -230,7 +231,7 @@ def _repeat(order_id: str, digest: str | None, gateway: PaymentProvider, request
             "Idempotency key reused",
             "This Idempotency-Key was used with a different request body.",
         )
-    if existing.payment_id is None and existing.status == "pending_payment":
+    if existing.payment_id is None and existing.status == OrderStatus.PENDING_PAYMENT:
         paying = replace(
             request, amount=int(existing.amount), currency=existing.currency, expires_at=existing.expires_at
         )
@@ -246,7 +247,7 @@ def as_order(item: store.OrderItem, token: str | None = None, with_cards: bool =
     return Order(
         **summary_fields(item),
         access_token=token,
-        cards=_codes(item) if with_cards and item.status == "delivered" else None,
+        cards=_codes(item) if with_cards and item.status == OrderStatus.DELIVERED else None,
     )
 
 

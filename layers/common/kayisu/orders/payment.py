@@ -20,6 +20,7 @@ from kayisu.errors import Problem, conflict, route_not_found
 from kayisu.orders.problems import amount_mismatch, bad_signature, provider_unavailable, try_again, unknown_order
 from kayisu.orders.queue import request_fulfilment
 from kayisu.orders.schemas import WebhookAck
+from kayisu.orders.status import REFUNDABLE, OrderStatus
 from kayisu.payments.provider import (
     BadSignature,
     NotificationKind,
@@ -83,7 +84,7 @@ def handle(provider_name: str, n: PaymentNotification) -> str:
     """What a verified notification (or a query's answer) does; returns the resulting status."""
     if n.kind is NotificationKind.FAILED:
         logger.info("payment failed at the provider")  # the order stays payable until it expires
-        return "pending_payment"
+        return OrderStatus.PENDING_PAYMENT
     if n.kind is NotificationKind.IGNORED:
         return "ignored"
     if n.kind is NotificationKind.REFUND:
@@ -155,7 +156,7 @@ def refund_news(provider_name: str, n: PaymentNotification) -> str:
         )
         return "refund_recorded"
     order = store.load_order(str(refund.order_id)) if n.refund_status is not RefundStatus.PENDING else None
-    if order is not None and order.refund_requested and order.status in ("paid", "delivered"):
+    if order is not None and order.refund_requested and order.status in REFUNDABLE:
         # Ours, held after the provider said it failed, or its record written before the order's
         # (a repeat): this news decides it, as the provider's answer would have.
         _finish_refund(provider_name, n, order)
@@ -175,7 +176,7 @@ def refund_news(provider_name: str, n: PaymentNotification) -> str:
 def _ours(order: store.OrderItem, n: PaymentNotification) -> bool:
     """A refund of the whole order while our refund of it is decided and not recorded: ours,
     whose function died after the provider took it (or is still recording it)."""
-    return bool(order.refund_requested) and order.status in ("paid", "delivered") and n.amount == int(order.amount)
+    return bool(order.refund_requested) and order.status in REFUNDABLE and n.amount == int(order.amount)
 
 
 def _finish_refund(provider_name: str, n: PaymentNotification, order: store.OrderItem) -> bool:
@@ -201,9 +202,10 @@ def _finish_refund(provider_name: str, n: PaymentNotification, order: store.Orde
 def apply_payment(provider_name: str, n: PaymentNotification) -> str:
     """Records a payment exactly once and requests fulfilment; returns the order's status."""
     at = now()
+    status: str
     try:
         store.record_payment(n.order_id, n.payment_id, provider_name, n.transaction_id, n.amount, n.currency, at)
-        status = "paid"
+        status = OrderStatus.PAID
     except store.AlreadyRecorded as seen:
         if seen.order_id != n.order_id:
             raise conflict("DUPLICATE_TRANSACTION", "This provider transaction already paid another order.") from None
@@ -215,10 +217,10 @@ def apply_payment(provider_name: str, n: PaymentNotification) -> str:
             return "duplicate"  # a repeat of a second payment: already held for review
         if seen.outcome in ("held", "refunded"):
             return HELD  # a repeat of a payment for a held order, or of one refunded at the provider
-        status = "paid"  # a repeat: make sure fulfilment was requested, change nothing else
+        status = OrderStatus.PAID  # a repeat: make sure fulfilment was requested, change nothing else
     except store.NotPayable:
         status = _not_payable(provider_name, n)
-        if status != "paid":
+        if status != OrderStatus.PAID:
             return status
     request_fulfilment(n.order_id)
     metrics.add_metric(name="OrdersPaid", unit="Count", value=1)
@@ -262,18 +264,26 @@ def _not_payable(provider_name: str, n: PaymentNotification) -> str:
         logger.warning("a payment for an order held for review; recorded, not applied")
         metrics.add_metric(name="PaymentWhileHeld", unit="Count", value=1)
         return HELD
-    if order.status == "expired":
+    if order.status == OrderStatus.EXPIRED:
         try:
             store.record_payment(
-                n.order_id, n.payment_id, provider_name, n.transaction_id, n.amount, n.currency, now(), "expired"
+                n.order_id,
+                n.payment_id,
+                provider_name,
+                n.transaction_id,
+                n.amount,
+                n.currency,
+                now(),
+                OrderStatus.EXPIRED,
             )
         except store.AlreadyRecorded:
             pass  # the same late payment, delivered twice at once
         except store.NotPayable:
             return _not_payable(provider_name, n)  # it moved meanwhile: look again
         logger.info("late payment recorded")
-        return "paid"
-    if order.status == "pending_payment":  # matched, yet the condition failed: it moved and back? ask for a retry
+        return OrderStatus.PAID
+    if order.status == OrderStatus.PENDING_PAYMENT:
+        # Matched, yet the condition failed: it moved and back? Ask for a retry.
         raise try_again("The order changed while this payment was recorded.")
     # Paid already by another transaction, delivered or refunded: the shopper paid twice. The
     # money is recorded and the order held for an operator to refund it; the order is unchanged.

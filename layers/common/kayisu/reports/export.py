@@ -23,6 +23,7 @@ from kayisu.aws import client
 from kayisu.clock import now, rfc3339
 from kayisu.config import get_settings
 from kayisu.money import MINOR_UNITS
+from kayisu.orders.status import OrderStatus
 from kayisu.reports.periods import Period, business_zone
 from kayisu.spreadsheet import safe_row
 from kayisu.store import ledger
@@ -75,7 +76,7 @@ MISMATCH_HEADER = [
     "currency",
     "detail",
 ]
-SETTLED = {"paid", "delivered", "refunded"}  # an order in one of these took a payment
+SETTLED = {OrderStatus.PAID, OrderStatus.DELIVERED, OrderStatus.REFUNDED}  # an order in one of these took a payment
 PAYING = {"paid", "late"}  # payment outcomes that paid their order
 
 
@@ -210,7 +211,7 @@ def _movement_row(
         else:
             totals.refunds += 1
             totals.refund_amount += amount
-        if refund_status != "failed" and (order is None or order.status != "refunded"):
+        if refund_status != "failed" and (order is None or order.status != OrderStatus.REFUNDED):
             _mismatch(
                 issues,
                 seen,

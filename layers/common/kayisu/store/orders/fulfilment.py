@@ -9,6 +9,7 @@ from typing import Any
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
+from kayisu.orders.status import OrderStatus
 from kayisu.store.cards import CARD_SK, CardItem, CardRef, card_pk
 from kayisu.store.orders.items import OrderItem, OrderMoved, order_event, release_limits
 from kayisu.store.orders.keys import ORDER_SK, order_pk
@@ -53,7 +54,7 @@ def deliver(order: OrderItem, cards: list[CardRef], from_reserved: bool, token_h
         move_stock(t, order.sku, shard, source, Stock.SOLD, count)
     refs: Any = [c.ref for c in cards]
     actions: list[Action] = [
-        OrderItem.status.set("delivered"),
+        OrderItem.status.set(OrderStatus.DELIVERED),
         OrderItem.delivered_at.set(at),
         OrderItem.cards.set(refs),
         OrderItem.token_hashes.add({token_hash}),
@@ -65,9 +66,14 @@ def deliver(order: OrderItem, cards: list[CardRef], from_reserved: bool, token_h
         "order",
         OrderItem(order.pk, ORDER_SK),
         actions=actions,
-        condition=(OrderItem.status == "paid") & OrderItem.refund_requested.does_not_exist(),
+        condition=(OrderItem.status == OrderStatus.PAID) & OrderItem.refund_requested.does_not_exist(),
     )
-    t.put("event", order_event(order.order_id, at, "paid", "delivered", f"{len(cards)} cards allocated", "fulfilment"))
+    t.put(
+        "event",
+        order_event(
+            order.order_id, at, OrderStatus.PAID, OrderStatus.DELIVERED, f"{len(cards)} cards allocated", "fulfilment"
+        ),
+    )
     try:
         t.commit()
     except Cancelled as exc:

@@ -11,6 +11,7 @@ from datetime import datetime
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
+from kayisu.orders.status import OrderStatus
 from kayisu.store.cards import CARD_SK, CardItem, card_pk
 from kayisu.store.orders.items import OrderItem, OrderMoved, RefundItem, order_event, release_limits
 from kayisu.store.orders.keys import ORDER_SK, REFUND_SK, money_keys, order_pk, paid_keys, refund_pk
@@ -81,7 +82,7 @@ def request_refund(order: OrderItem, reason: str, cards: list[RefundedCard], at:
     card was redeemed first."""
     t = Transaction()
     actions: list[Action] = [OrderItem.refund_requested.set(True), OrderItem.refund_reason.set(reason)]
-    if order.status == "delivered":
+    if order.status == OrderStatus.DELIVERED:
         due_pk, due_sk = paid_keys(order.order_id, at)
         actions += [OrderItem.gsi2pk.set(due_pk), OrderItem.gsi2sk.set(due_sk)]
     t.update(
@@ -112,7 +113,7 @@ def release_refund(order: OrderItem, cards: list[RefundedCard]) -> None:
     cards are redeemable again. OrderMoved if someone else moved the order meanwhile."""
     t = Transaction()
     actions: list[Action] = [OrderItem.refund_requested.remove(), OrderItem.refund_reason.remove()]
-    if order.status == "delivered":
+    if order.status == OrderStatus.DELIVERED:
         actions += [OrderItem.gsi2pk.remove(), OrderItem.gsi2sk.remove()]
     t.update(
         "order",
@@ -206,7 +207,7 @@ def refund(
             _order_refund_item(order, refund_id, reason, status, at),
             condition=RefundItem.pk.does_not_exist(),
         )
-    t.put("event", order_event(order.order_id, at, before, "refunded", reason, actor))
+    t.put("event", order_event(order.order_id, at, before, OrderStatus.REFUNDED, reason, actor))
     by_shard: dict[int, int] = {}
     for card in plan.void_cards:
         by_shard[card.shard] = by_shard.get(card.shard, 0) + 1
@@ -223,7 +224,7 @@ def refund(
     for shard, count in sorted(plan.release.items()):
         move_stock(t, order.sku, shard, Stock.RESERVED, Stock.AVAILABLE, count, name=f"release:{shard}")
     actions: list[Action] = [
-        OrderItem.status.set("refunded"),
+        OrderItem.status.set(OrderStatus.REFUNDED),
         OrderItem.refunded_at.set(at),
         OrderItem.refund_id.set(refund_id),
         OrderItem.refund_reason.set(reason),
@@ -306,7 +307,7 @@ def expire(order: OrderItem, at: datetime) -> None:
     for shard, count in sorted(order.reserved().items()):
         move_stock(t, order.sku, shard, Stock.RESERVED, Stock.AVAILABLE, count)
     actions: list[Action] = [
-        OrderItem.status.set("expired"),
+        OrderItem.status.set(OrderStatus.EXPIRED),
         OrderItem.expired_at.set(at),
         OrderItem.reservation.set("{}"),
         OrderItem.gsi2pk.remove(),
@@ -317,9 +318,14 @@ def expire(order: OrderItem, at: datetime) -> None:
         "order",
         OrderItem(order.pk, ORDER_SK),
         actions=actions,
-        condition=(OrderItem.status == "pending_payment") & (OrderItem.expires_at <= at),
+        condition=(OrderItem.status == OrderStatus.PENDING_PAYMENT) & (OrderItem.expires_at <= at),
     )
-    t.put("event", order_event(order.order_id, at, "pending_payment", "expired", "not paid in time", "sweeper"))
+    t.put(
+        "event",
+        order_event(
+            order.order_id, at, OrderStatus.PENDING_PAYMENT, OrderStatus.EXPIRED, "not paid in time", "sweeper"
+        ),
+    )
     try:
         t.commit()
     except Cancelled as exc:
