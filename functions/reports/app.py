@@ -12,9 +12,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from kayisu.clock import now, scheduled_at
 from kayisu.config import require
+from kayisu.observability import metrics
 from kayisu.reports import periods
 from kayisu.reports.export import export
-from kayisu.web import metrics
 
 # What this function needs set: a missing one fails the cold start, not the first call.
 require("orders_table", "reports_bucket")

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from kayisu.alerts import stock
 from kayisu.clock import now, scheduled_at
 from kayisu.config import require
-from kayisu.web import metrics
+from kayisu.observability import metrics
 
 # What this function needs set: a missing one fails the cold start, not the first call.
 require("catalog_table", "orders_table", "alerts_topic_arn")

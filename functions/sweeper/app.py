@@ -7,8 +7,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from kayisu.clock import scheduled_at
 from kayisu.config import require
+from kayisu.observability import metrics
 from kayisu.orders.sweeper import sweep
-from kayisu.web import metrics
 
 # What this function needs set: a missing one fails the cold start, not the first call.
 require("catalog_table", "orders_table", "fulfilment_queue_url", "alerts_topic_arn")

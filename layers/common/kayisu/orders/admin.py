@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time, timedelta
 
-from aws_lambda_powertools import Logger
-
 from kayisu.clock import now
 from kayisu.errors import FieldError, Problem, conflict, validation_error
+from kayisu.observability import logger
 from kayisu.orders.delivery import mask_code, opened
 from kayisu.orders.fulfilment import RefundDeclined, RefundFailed, mail_refund_if_owed, refund_order
 from kayisu.orders.payment import check_with_provider
@@ -26,8 +25,6 @@ from kayisu.orders.views import summary_fields
 from kayisu.pagination import decode_cursor, encode_cursor
 from kayisu.payments.provider import ProviderError
 from kayisu.store import orders as store
-
-logger = Logger()
 
 EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,253}", re.ASCII)  # a lookup key, not a check of deliverability
 DEFAULT_MONTHS = 3  # how far back a list goes when `from` is not given

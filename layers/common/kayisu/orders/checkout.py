@@ -19,14 +19,13 @@ import secrets
 from dataclasses import replace
 from datetime import timedelta
 
-from aws_lambda_powertools import Logger
-
 from kayisu.alerts.stock import crossed, report_crossing, seen_above
 from kayisu.buyers.identity import email_identity
 from kayisu.catalog.service import unknown_sku
 from kayisu.clock import now
 from kayisu.config import get_settings
 from kayisu.errors import FieldError, Problem, validation_error
+from kayisu.observability import logger, metrics
 from kayisu.orders.problems import out_of_stock, provider_unavailable, rate_limited, try_again, unknown_order
 from kayisu.orders.reservation import choose_shards
 from kayisu.orders.schemas import DeliveredCard, Order, OrderCreate
@@ -38,9 +37,7 @@ from kayisu.payments.registry import enabled_methods, provider
 from kayisu.store import catalog as catalog_store
 from kayisu.store import orders as store
 from kayisu.store.txn import back_off
-from kayisu.web import metrics
 
-logger = Logger()
 PLACE_ATTEMPTS = 8
 MAX_TOKENS = 20  # access tokens one order holds: its own, repeats', the delivery mail's
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 import random
 from typing import Literal
 
-from aws_lambda_powertools import Logger
-
 from kayisu.alerts.ops import alert_operators
 from kayisu.aws import client
 from kayisu.clock import now
 from kayisu.config import get_settings
+from kayisu.observability import logger, metrics
 from kayisu.orders.reservation import choose_shards
 from kayisu.orders.status import REFUNDABLE, OrderStatus
 from kayisu.orders.tokens import new_token
@@ -27,9 +26,7 @@ from kayisu.store import catalog as catalog_store
 from kayisu.store import orders as store
 from kayisu.store.cards import CardRef, candidate_cards
 from kayisu.store.txn import back_off
-from kayisu.web import metrics
 
-logger = Logger()
 ALLOCATION_ATTEMPTS = 30  # each failed attempt means another order got a card: progress
 Outcome = Literal["delivered", "refunded", "skipped"]
 

@@ -10,18 +10,18 @@ any order paid but not delivered after two minutes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import Response
+from dataclasses import replace
 
 from kayisu.alerts.ops import alert_operators
 from kayisu.clock import now
 from kayisu.errors import Problem, conflict, route_not_found
+from kayisu.observability import logger, metrics
 from kayisu.orders.problems import amount_mismatch, bad_signature, provider_unavailable, try_again, unknown_order
 from kayisu.orders.queue import request_fulfilment
 from kayisu.orders.schemas import WebhookAck
 from kayisu.orders.status import REFUNDABLE, OrderStatus
 from kayisu.payments.provider import (
+    Answer,
     BadSignature,
     NotificationKind,
     PaymentNotification,
@@ -34,15 +34,13 @@ from kayisu.payments.provider import (
 )
 from kayisu.payments.registry import UnknownProvider, provider
 from kayisu.store import orders as store
-from kayisu.web import json_response, metrics
 
-logger = Logger()
 HELD = "held_for_review"  # a payment for an order held after a mismatch: recorded, not applied
 
 
-def receive(provider_name: str, headers: Mapping[str, str], raw_body: bytes) -> Response[str]:
+def receive(provider_name: str, headers: Mapping[str, str], raw_body: bytes) -> Answer:
     """The webhook: the provider's own answer (WeChat Pay's 204 or `{"code":"FAIL"}`, Alipay's
-    `success`), or our JSON acknowledgement and problem details for the others."""
+    `success`), or our JSON acknowledgement (and problem details, raised) for the others."""
     try:
         gateway = provider(provider_name)
     except UnknownProvider:
@@ -53,11 +51,11 @@ def receive(provider_name: str, headers: Mapping[str, str], raw_body: bytes) -> 
         rejected = gateway.reject(problem.status, problem.code, problem.detail)
         if rejected is None:
             raise
-        return Response(rejected.status, rejected.content_type, rejected.body, headers=problem.headers or None)
+        return replace(rejected, headers=dict(problem.headers))
     answer = gateway.acknowledge(ack.status or "")
     if answer is None:
-        return json_response(ack, exclude_none=True)
-    return Response(answer.status, answer.content_type, answer.body)
+        return Answer(200, "application/json", ack.model_dump_json(exclude_none=True))
+    return answer
 
 
 def _receive(gateway: PaymentProvider, headers: Mapping[str, str], raw_body: bytes) -> WebhookAck:

@@ -15,21 +15,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from kayisu.alerts.ops import alert_operators
 from kayisu.aws import client
 from kayisu.config import get_settings
 from kayisu.errors import Problem
+from kayisu.observability import logger, metrics
 from kayisu.orders.payment import check_with_provider
 from kayisu.orders.queue import request_fulfilment
 from kayisu.orders.status import OrderStatus
 from kayisu.payments.provider import ProviderError
 from kayisu.store import orders as store
 from kayisu.store.alerts import alert_changed
-from kayisu.web import metrics
 
-logger = Logger()
 REQUEUE_AFTER = timedelta(minutes=2)
 
 
