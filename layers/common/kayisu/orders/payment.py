@@ -16,8 +16,9 @@ from kayisu.alerts.ops import alert_operators
 from kayisu.clock import now
 from kayisu.errors import Problem, conflict, route_not_found
 from kayisu.observability import logger, metrics
+from kayisu.orders import queue as fulfilment_queue
+from kayisu.orders.ports import FulfilmentRequests, PaymentRecords
 from kayisu.orders.problems import amount_mismatch, bad_signature, provider_unavailable, try_again, unknown_order
-from kayisu.orders.queue import request_fulfilment
 from kayisu.orders.schemas import WebhookAck
 from kayisu.orders.status import REFUNDABLE, OrderStatus
 from kayisu.payments.provider import (
@@ -197,12 +198,17 @@ def _finish_refund(provider_name: str, n: PaymentNotification, order: store.Orde
     return True
 
 
-def apply_payment(provider_name: str, n: PaymentNotification) -> str:
+def apply_payment(
+    provider_name: str,
+    n: PaymentNotification,
+    records: PaymentRecords = store,
+    fulfilment: FulfilmentRequests = fulfilment_queue,
+) -> str:
     """Records a payment exactly once and requests fulfilment; returns the order's status."""
     at = now()
     status: str
     try:
-        store.record_payment(n.order_id, n.payment_id, provider_name, n.transaction_id, n.amount, n.currency, at)
+        records.record_payment(n.order_id, n.payment_id, provider_name, n.transaction_id, n.amount, n.currency, at)
         status = OrderStatus.PAID
     except store.AlreadyRecorded as seen:
         if seen.order_id != n.order_id:
@@ -217,19 +223,19 @@ def apply_payment(provider_name: str, n: PaymentNotification) -> str:
             return HELD  # a repeat of a payment for a held order, or of one refunded at the provider
         status = OrderStatus.PAID  # a repeat: make sure fulfilment was requested, change nothing else
     except store.NotPayable:
-        status = _not_payable(provider_name, n)
+        status = _not_payable(provider_name, n, records)
         if status != OrderStatus.PAID:
             return status
-    request_fulfilment(n.order_id)
+    fulfilment.request_fulfilment(n.order_id)
     metrics.add_metric(name="OrdersPaid", unit="Count", value=1)
     return status
 
 
-def _not_payable(provider_name: str, n: PaymentNotification) -> str:
-    order = store.load_order(n.order_id)
+def _not_payable(provider_name: str, n: PaymentNotification, records: PaymentRecords) -> str:
+    order = records.load_order(n.order_id)
     if order is None:
         # Verified money for an order we never made: finance must see it, and someone refund it.
-        store.record_unmatched(provider_name, n.transaction_id, n.order_id, n.amount, n.currency, now())
+        records.record_unmatched(provider_name, n.transaction_id, n.order_id, n.amount, n.currency, now())
         logger.warning("payment for an unknown order recorded for reconciliation")
         metrics.add_metric(name="PaymentUnmatched", unit="Count", value=1)
         raise unknown_order()
@@ -240,7 +246,7 @@ def _not_payable(provider_name: str, n: PaymentNotification) -> str:
         and order.payment_id == n.payment_id
     )
     if not matches:
-        store.flag_for_review(
+        records.flag_for_review(
             n.order_id, provider_name, n.transaction_id, n.amount, n.currency, "paid amount or currency differs", now()
         )
         logger.warning("payment does not match the order; held for review")
@@ -249,7 +255,7 @@ def _not_payable(provider_name: str, n: PaymentNotification) -> str:
     if order.held:
         # Paid in full after a mismatch: the order stays held, never delivered; both payments
         # are recorded for the operator who reviews it.
-        store.flag_for_review(
+        records.flag_for_review(
             n.order_id,
             provider_name,
             n.transaction_id,
@@ -264,7 +270,7 @@ def _not_payable(provider_name: str, n: PaymentNotification) -> str:
         return HELD
     if order.status == OrderStatus.EXPIRED:
         try:
-            store.record_payment(
+            records.record_payment(
                 n.order_id,
                 n.payment_id,
                 provider_name,
@@ -277,7 +283,7 @@ def _not_payable(provider_name: str, n: PaymentNotification) -> str:
         except store.AlreadyRecorded:
             pass  # the same late payment, delivered twice at once
         except store.NotPayable:
-            return _not_payable(provider_name, n)  # it moved meanwhile: look again
+            return _not_payable(provider_name, n, records)  # it moved meanwhile: look again
         logger.info("late payment recorded")
         return OrderStatus.PAID
     if order.status == OrderStatus.PENDING_PAYMENT:
@@ -285,7 +291,7 @@ def _not_payable(provider_name: str, n: PaymentNotification) -> str:
         raise try_again("The order changed while this payment was recorded.")
     # Paid already by another transaction, delivered or refunded: the shopper paid twice. The
     # money is recorded and the order held for an operator to refund it; the order is unchanged.
-    store.flag_for_review(
+    records.flag_for_review(
         n.order_id,
         provider_name,
         n.transaction_id,
