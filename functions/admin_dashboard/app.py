@@ -4,9 +4,12 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
+from kayisu.config import require
 from kayisu.dashboard import query
 from kayisu.dashboard.schemas import Dashboard
 from kayisu.web import OPERATORS_OR_FINANCE, create_app, lambda_handler
+
+require("catalog_table", "dashboard_table")
 
 app = create_app()
 DAY = r"^\d{4}-\d{2}-\d{2}$"

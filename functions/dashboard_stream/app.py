@@ -8,8 +8,12 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from kayisu.config import require
 from kayisu.dashboard import stream
-from kayisu.web import metrics
+from kayisu.observability import metrics
+
+# What this function needs set: a missing one fails the cold start, not the first call.
+require("dashboard_table")
 
 logger = Logger()
 

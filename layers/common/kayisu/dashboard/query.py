@@ -25,7 +25,7 @@ from kayisu.dashboard.schemas import (
     TopProduct,
 )
 from kayisu.errors import FieldError, validation_error
-from kayisu.orders.schemas import ORDER_STATUSES
+from kayisu.orders.status import ORDER_STATUSES
 from kayisu.reports.periods import business_zone
 from kayisu.store import catalog as catalog_store
 from kayisu.store import dashboard as store

@@ -21,14 +21,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from kayisu.dashboard.counters import Counts, difference, merge, of_item
+from kayisu.observability import logger
 from kayisu.reports.periods import business_zone
 from kayisu.store import dashboard as store
 from kayisu.store.orders import OrderItem, OrdersItem, PaymentItem, RefundItem
-
-logger = Logger()
 
 MODELS: dict[str, type[OrdersItem]] = {"order": OrderItem, "payment": PaymentItem, "refund": RefundItem}
 SEQUENCE_DIGITS = 40  # DynamoDB Streams' longest sequence number

@@ -19,17 +19,17 @@ import secrets
 from dataclasses import replace
 from datetime import timedelta
 
-from aws_lambda_powertools import Logger
-
 from kayisu.alerts.stock import crossed, report_crossing, seen_above
 from kayisu.buyers.identity import email_identity
 from kayisu.catalog.service import unknown_sku
 from kayisu.clock import now
 from kayisu.config import get_settings
 from kayisu.errors import FieldError, Problem, validation_error
-from kayisu.orders.problems import out_of_stock, provider_unavailable, rate_limited, unknown_order
+from kayisu.observability import logger, metrics
+from kayisu.orders.problems import out_of_stock, provider_unavailable, rate_limited, try_again, unknown_order
 from kayisu.orders.reservation import choose_shards
 from kayisu.orders.schemas import DeliveredCard, Order, OrderCreate
+from kayisu.orders.status import OrderStatus
 from kayisu.orders.tokens import new_token, owns
 from kayisu.orders.views import summary_fields
 from kayisu.payments.provider import PaymentInstructions, PaymentProvider, PaymentRequest, ProviderError
@@ -37,9 +37,7 @@ from kayisu.payments.registry import enabled_methods, provider
 from kayisu.store import catalog as catalog_store
 from kayisu.store import orders as store
 from kayisu.store.txn import back_off
-from kayisu.web import metrics
 
-logger = Logger()
 PLACE_ATTEMPTS = 8
 MAX_TOKENS = 20  # access tokens one order holds: its own, repeats', the delivery mail's
 
@@ -165,7 +163,7 @@ def place(
             data.email,
             at,
             expires,
-            status="pending_payment",
+            status=OrderStatus.PENDING_PAYMENT,
             sku=data.sku,
             quantity=data.quantity,
             amount=amount,
@@ -203,7 +201,7 @@ def place(
             _report_crossing(data.sku)
         return as_order(item, token=token), True
     # Stock was there each time but others kept taking it first: not out of stock, just busy.
-    raise Problem(503, "TRY_AGAIN", "Try again", "Many shoppers are buying this right now; please try again.")
+    raise try_again("Many shoppers are buying this right now; please try again.")
 
 
 def _report_crossing(sku: str) -> None:
@@ -231,7 +229,7 @@ def _repeat(order_id: str, digest: str | None, gateway: PaymentProvider, request
             "Idempotency key reused",
             "This Idempotency-Key was used with a different request body.",
         )
-    if existing.payment_id is None and existing.status == "pending_payment":
+    if existing.payment_id is None and existing.status == OrderStatus.PENDING_PAYMENT:
         paying = replace(
             request, amount=int(existing.amount), currency=existing.currency, expires_at=existing.expires_at
         )
@@ -247,7 +245,7 @@ def as_order(item: store.OrderItem, token: str | None = None, with_cards: bool =
     return Order(
         **summary_fields(item),
         access_token=token,
-        cards=_codes(item) if with_cards and item.status == "delivered" else None,
+        cards=_codes(item) if with_cards and item.status == OrderStatus.DELIVERED else None,
     )
 
 

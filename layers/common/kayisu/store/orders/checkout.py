@@ -9,9 +9,10 @@ from typing import Any
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
-from kayisu.store.catalog import StockShardItem, product_pk, shard_sk
+from kayisu.orders.status import OrderStatus
 from kayisu.store.orders.items import LimitItem, OrderItem, order_event, release_limits
 from kayisu.store.orders.keys import LIMIT_SK, ORDER_SK, created_keys, email_keys, order_pk, pending_keys
+from kayisu.store.stock import Stock, move_stock
 from kayisu.store.txn import Cancelled, Transaction
 
 
@@ -60,14 +61,11 @@ def place_order(
     replaced."""
     t = Transaction()
     t.put("order", order, condition=OrderItem.pk.does_not_exist() | (OrderItem.withdrawn == True))  # noqa: E712
-    t.put("event", order_event(order.order_id, order.created_at, None, "pending_payment", "created", "shopper"))
+    t.put(
+        "event", order_event(order.order_id, order.created_at, None, OrderStatus.PENDING_PAYMENT, "created", "shopper")
+    )
     for shard, count in sorted(reservation.items()):
-        t.update(
-            f"shard:{shard}",
-            StockShardItem(product_pk(order.sku), shard_sk(shard)),
-            actions=[StockShardItem.available.add(-count), StockShardItem.reserved.add(count)],
-            condition=StockShardItem.available >= count,
-        )
+        move_stock(t, order.sku, shard, Stock.AVAILABLE, Stock.RESERVED, count)
     for key, most in limits.items():
         t.update(
             f"limit:{key}",
@@ -106,7 +104,7 @@ def attach_payment(order_id: str, payment_id: str, pay_url: str | None, qr_code:
     try:
         OrderItem(order_pk(order_id), ORDER_SK).update(
             actions=actions,
-            condition=(OrderItem.status == "pending_payment") & OrderItem.payment_id.does_not_exist(),
+            condition=(OrderItem.status == OrderStatus.PENDING_PAYMENT) & OrderItem.payment_id.does_not_exist(),
         )
     except UpdateError as exc:
         if exc.cause_response_code == "ConditionalCheckFailedException":
@@ -124,14 +122,9 @@ def withdraw_order(order: OrderItem, at: datetime) -> bool:
     not delete them.)"""
     t = Transaction()
     for shard, count in sorted(order.reserved().items()):
-        t.update(
-            f"shard:{shard}",
-            StockShardItem(product_pk(order.sku), shard_sk(shard)),
-            actions=[StockShardItem.reserved.add(-count), StockShardItem.available.add(count)],
-            condition=StockShardItem.reserved >= count,
-        )
+        move_stock(t, order.sku, shard, Stock.RESERVED, Stock.AVAILABLE, count)
     actions: list[Action] = [
-        OrderItem.status.set("expired"),
+        OrderItem.status.set(OrderStatus.EXPIRED),
         OrderItem.expired_at.set(at),
         OrderItem.withdrawn.set(True),
         OrderItem.reservation.set("{}"),
@@ -145,10 +138,12 @@ def withdraw_order(order: OrderItem, at: datetime) -> bool:
         "order",
         OrderItem(order.pk, ORDER_SK),
         actions=actions,
-        condition=(OrderItem.status == "pending_payment") & OrderItem.payment_id.does_not_exist(),
+        condition=(OrderItem.status == OrderStatus.PENDING_PAYMENT) & OrderItem.payment_id.does_not_exist(),
     )
     reason = "no payment could be made"
-    t.put("event", order_event(order.order_id, at, "pending_payment", "expired", reason, "checkout"))
+    t.put(
+        "event", order_event(order.order_id, at, OrderStatus.PENDING_PAYMENT, OrderStatus.EXPIRED, reason, "checkout")
+    )
     try:
         t.commit()
     except Cancelled as exc:

@@ -9,10 +9,11 @@ from typing import Any
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
+from kayisu.orders.status import OrderStatus
 from kayisu.store.cards import CARD_SK, CardItem, CardRef, card_pk
-from kayisu.store.catalog import StockShardItem, product_pk, shard_sk
 from kayisu.store.orders.items import OrderItem, OrderMoved, order_event, release_limits
 from kayisu.store.orders.keys import ORDER_SK, order_pk
+from kayisu.store.stock import Stock, move_stock
 from kayisu.store.txn import Cancelled, Transaction
 
 
@@ -48,17 +49,12 @@ def deliver(order: OrderItem, cards: list[CardRef], from_reserved: bool, token_h
             ],
             condition=(CardItem.status == "available") & (CardItem.sku == order.sku),
         )
-    source = StockShardItem.reserved if from_reserved else StockShardItem.available
+    source = Stock.RESERVED if from_reserved else Stock.AVAILABLE
     for shard, count in sorted(by_shard.items()):
-        t.update(
-            f"shard:{shard}",
-            StockShardItem(product_pk(order.sku), shard_sk(shard)),
-            actions=[source.add(-count), StockShardItem.sold.add(count)],
-            condition=source >= count,
-        )
+        move_stock(t, order.sku, shard, source, Stock.SOLD, count)
     refs: Any = [c.ref for c in cards]
     actions: list[Action] = [
-        OrderItem.status.set("delivered"),
+        OrderItem.status.set(OrderStatus.DELIVERED),
         OrderItem.delivered_at.set(at),
         OrderItem.cards.set(refs),
         OrderItem.token_hashes.add({token_hash}),
@@ -70,9 +66,14 @@ def deliver(order: OrderItem, cards: list[CardRef], from_reserved: bool, token_h
         "order",
         OrderItem(order.pk, ORDER_SK),
         actions=actions,
-        condition=(OrderItem.status == "paid") & OrderItem.refund_requested.does_not_exist(),
+        condition=(OrderItem.status == OrderStatus.PAID) & OrderItem.refund_requested.does_not_exist(),
     )
-    t.put("event", order_event(order.order_id, at, "paid", "delivered", f"{len(cards)} cards allocated", "fulfilment"))
+    t.put(
+        "event",
+        order_event(
+            order.order_id, at, OrderStatus.PAID, OrderStatus.DELIVERED, f"{len(cards)} cards allocated", "fulfilment"
+        ),
+    )
     try:
         t.commit()
     except Cancelled as exc:

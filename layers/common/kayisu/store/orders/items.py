@@ -35,7 +35,7 @@ class OrdersItem(Model):
 
 class OrderItem(OrdersItem, discriminator="order"):
     order_id = UnicodeAttribute()
-    status = UnicodeAttribute()  # pending_payment | paid | delivered | expired | refunded
+    status = UnicodeAttribute()  # an OrderStatus (kayisu.orders.status)
     sku = UnicodeAttribute()
     quantity = NumberAttribute()
     amount = NumberAttribute()

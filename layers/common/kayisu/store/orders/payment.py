@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from pynamodb.exceptions import PutError
 from pynamodb.expressions.update import Action
 
+from kayisu.orders.status import OrderStatus
 from kayisu.store.orders.items import EventSeenItem, OrderItem, PaymentItem, order_event
 from kayisu.store.orders.keys import ORDER_SK, event_seen_key, money_keys, order_pk, paid_keys, payment_key
 from kayisu.store.txn import Cancelled, Transaction
@@ -51,7 +52,7 @@ def _payment_item(
 def _paid_actions(at: datetime, transaction_id: str, order_id: str) -> list[Action]:
     due_pk, due_sk = paid_keys(order_id, at)
     return [
-        OrderItem.status.set("paid"),
+        OrderItem.status.set(OrderStatus.PAID),
         OrderItem.paid_at.set(at),
         OrderItem.transaction_id.set(transaction_id),
         OrderItem.gsi2pk.set(due_pk),
@@ -67,13 +68,13 @@ def record_payment(
     amount: int,
     currency: str,
     at: datetime,
-    from_status: str = "pending_payment",
+    from_status: str = OrderStatus.PENDING_PAYMENT,
 ) -> None:
     """`from_status → paid` for exactly this amount, currency and provider, and the provider
     transaction recorded, in one transaction. AlreadyRecorded if the transaction id was seen;
     NotPayable if the order is missing, in another state, for another amount, or held."""
     t = Transaction()
-    outcome = "paid" if from_status == "pending_payment" else "late"
+    outcome = "paid" if from_status == OrderStatus.PENDING_PAYMENT else "late"
     t.put(
         "payment",
         _payment_item(provider, transaction_id, order_id, amount, currency, outcome, at),
@@ -85,7 +86,7 @@ def record_payment(
             order_id,
             at,
             from_status,
-            "paid",
+            OrderStatus.PAID,
             f"{provider} payment" + (" after expiry" if outcome == "late" else ""),
             provider,
         ),

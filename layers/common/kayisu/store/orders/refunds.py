@@ -11,10 +11,11 @@ from datetime import datetime
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
+from kayisu.orders.status import OrderStatus
 from kayisu.store.cards import CARD_SK, CardItem, card_pk
-from kayisu.store.catalog import StockShardItem, product_pk, shard_sk
 from kayisu.store.orders.items import OrderItem, OrderMoved, RefundItem, order_event, release_limits
 from kayisu.store.orders.keys import ORDER_SK, REFUND_SK, money_keys, order_pk, paid_keys, refund_pk
+from kayisu.store.stock import Stock, move_stock
 from kayisu.store.txn import Cancelled, Transaction
 
 
@@ -81,7 +82,7 @@ def request_refund(order: OrderItem, reason: str, cards: list[RefundedCard], at:
     card was redeemed first."""
     t = Transaction()
     actions: list[Action] = [OrderItem.refund_requested.set(True), OrderItem.refund_reason.set(reason)]
-    if order.status == "delivered":
+    if order.status == OrderStatus.DELIVERED:
         due_pk, due_sk = paid_keys(order.order_id, at)
         actions += [OrderItem.gsi2pk.set(due_pk), OrderItem.gsi2sk.set(due_sk)]
     t.update(
@@ -112,7 +113,7 @@ def release_refund(order: OrderItem, cards: list[RefundedCard]) -> None:
     cards are redeemable again. OrderMoved if someone else moved the order meanwhile."""
     t = Transaction()
     actions: list[Action] = [OrderItem.refund_requested.remove(), OrderItem.refund_reason.remove()]
-    if order.status == "delivered":
+    if order.status == OrderStatus.DELIVERED:
         actions += [OrderItem.gsi2pk.remove(), OrderItem.gsi2sk.remove()]
     t.update(
         "order",
@@ -206,7 +207,7 @@ def refund(
             _order_refund_item(order, refund_id, reason, status, at),
             condition=RefundItem.pk.does_not_exist(),
         )
-    t.put("event", order_event(order.order_id, at, before, "refunded", reason, actor))
+    t.put("event", order_event(order.order_id, at, before, OrderStatus.REFUNDED, reason, actor))
     by_shard: dict[int, int] = {}
     for card in plan.void_cards:
         by_shard[card.shard] = by_shard.get(card.shard, 0) + 1
@@ -219,21 +220,11 @@ def refund(
             & CardItem.redeemed_at.does_not_exist(),
         )
     for shard, count in sorted(by_shard.items()):
-        t.update(
-            f"shard:{shard}",
-            StockShardItem(product_pk(order.sku), shard_sk(shard)),
-            actions=[StockShardItem.sold.add(-count), StockShardItem.void.add(count)],
-            condition=StockShardItem.sold >= count,
-        )
+        move_stock(t, order.sku, shard, Stock.SOLD, Stock.VOID, count)
     for shard, count in sorted(plan.release.items()):
-        t.update(
-            f"release:{shard}",
-            StockShardItem(product_pk(order.sku), shard_sk(shard)),
-            actions=[StockShardItem.reserved.add(-count), StockShardItem.available.add(count)],
-            condition=StockShardItem.reserved >= count,
-        )
+        move_stock(t, order.sku, shard, Stock.RESERVED, Stock.AVAILABLE, count, name=f"release:{shard}")
     actions: list[Action] = [
-        OrderItem.status.set("refunded"),
+        OrderItem.status.set(OrderStatus.REFUNDED),
         OrderItem.refunded_at.set(at),
         OrderItem.refund_id.set(refund_id),
         OrderItem.refund_reason.set(reason),
@@ -314,14 +305,9 @@ def expire(order: OrderItem, at: datetime) -> None:
     """`pending_payment → expired` once its deadline passed, giving its reservation back."""
     t = Transaction()
     for shard, count in sorted(order.reserved().items()):
-        t.update(
-            f"shard:{shard}",
-            StockShardItem(product_pk(order.sku), shard_sk(shard)),
-            actions=[StockShardItem.reserved.add(-count), StockShardItem.available.add(count)],
-            condition=StockShardItem.reserved >= count,
-        )
+        move_stock(t, order.sku, shard, Stock.RESERVED, Stock.AVAILABLE, count)
     actions: list[Action] = [
-        OrderItem.status.set("expired"),
+        OrderItem.status.set(OrderStatus.EXPIRED),
         OrderItem.expired_at.set(at),
         OrderItem.reservation.set("{}"),
         OrderItem.gsi2pk.remove(),
@@ -332,9 +318,14 @@ def expire(order: OrderItem, at: datetime) -> None:
         "order",
         OrderItem(order.pk, ORDER_SK),
         actions=actions,
-        condition=(OrderItem.status == "pending_payment") & (OrderItem.expires_at <= at),
+        condition=(OrderItem.status == OrderStatus.PENDING_PAYMENT) & (OrderItem.expires_at <= at),
     )
-    t.put("event", order_event(order.order_id, at, "pending_payment", "expired", "not paid in time", "sweeper"))
+    t.put(
+        "event",
+        order_event(
+            order.order_id, at, OrderStatus.PENDING_PAYMENT, OrderStatus.EXPIRED, "not paid in time", "sweeper"
+        ),
+    )
     try:
         t.commit()
     except Cancelled as exc:
