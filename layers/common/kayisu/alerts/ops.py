@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from kayisu.aws import client
 from kayisu.config import get_settings
+from kayisu.ports import ALERTS, Alerts
 
 
-def alert_operators(subject: str, message: str) -> None:
-    settings = get_settings()
-    subject = f"Kayisu {settings.stage}: {subject}"[:100]  # SNS's limit
-    client("sns").publish(TopicArn=settings.alerts_topic_arn, Subject=subject, Message=message)
+def alert_operators(subject: str, message: str, alerts: Alerts = ALERTS) -> None:
+    alerts.publish(f"Kayisu {get_settings().stage}: {subject}", message)

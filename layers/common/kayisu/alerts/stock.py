@@ -15,32 +15,31 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from kayisu.aws import client
+from kayisu.alerts.ports import AWS, StockAlertPorts
 from kayisu.config import get_settings
 from kayisu.observability import logger, metrics
-from kayisu.store import alerts as store
-from kayisu.store import catalog as catalog_store
+from kayisu.store.catalog import ProductWithStock
 
 
 def crossed(before: int, after: int, threshold: int) -> bool:
     return before > threshold >= after
 
 
-def report_crossing(sku: str) -> None:
+def report_crossing(sku: str, ports: StockAlertPorts = AWS) -> None:
     """Checkout's part: ask for an evaluation of this SKU now."""
-    client("sqs").send_message(QueueUrl=get_settings().stock_events_queue_url, MessageBody=json.dumps({"sku": sku}))
+    ports.stock_events.send({"sku": sku})
 
 
-def seen_above(sku: str, disarmed_after: int | None) -> None:
+def seen_above(sku: str, disarmed_after: int | None, ports: StockAlertPorts = AWS) -> None:
     """Checkout saw stock above the threshold: a disarmed alert is armed again (one write per
     restock; the orders after it see it armed)."""
     if disarmed_after is not None:
-        store.rearm(sku, disarmed_after)
+        ports.records.rearm(sku, disarmed_after)
 
 
-def evaluate(sku: str, at: datetime) -> str:
+def evaluate(sku: str, at: datetime, ports: StockAlertPorts = AWS) -> str:
     """fired | rearmed | armed | quiet | never_stocked | unknown"""
-    entry = catalog_store.load_product(sku)
+    entry = ports.stock.load_product(sku)
     if entry is None:
         return "unknown"
     if entry.stock.imported == 0:
@@ -48,31 +47,31 @@ def evaluate(sku: str, at: datetime) -> str:
     available = entry.stock.available
     threshold = int(entry.product.alert_threshold)
     if available <= threshold:
-        if not store.fire(sku, available, at):
+        if not ports.records.fire(sku, available, at):
             return "quiet"  # fired before, not re-armed since
-        _send(entry, at)
+        _send(entry, at, ports)
         metrics.add_metric(name="LowStockAlerts", unit="Count", value=1)
         return "fired"
-    if entry.alert_disarmed_after is not None and store.rearm(sku, entry.alert_disarmed_after):
+    if entry.alert_disarmed_after is not None and ports.records.rearm(sku, entry.alert_disarmed_after):
         return "rearmed"
     return "armed"
 
 
-def check_all(at: datetime) -> dict[str, str]:
+def check_all(at: datetime, ports: StockAlertPorts = AWS) -> dict[str, str]:
     """The scheduled check: every product evaluated, and its sold count kept for 24-hour rates."""
     outcomes: dict[str, str] = {}
-    for entry in catalog_store.scan_products():
+    for entry in ports.stock.scan_products():
         sku = entry.product.sku
-        store.snapshot_sold(sku, entry.stock.sold, at)
+        ports.records.snapshot_sold(sku, entry.stock.sold, at)
         if entry.product.status == "active":
-            outcomes[sku] = evaluate(sku, at)
+            outcomes[sku] = evaluate(sku, at, ports)
     return outcomes
 
 
-def _send(entry: catalog_store.ProductWithStock, at: datetime) -> None:
+def _send(entry: ProductWithStock, at: datetime, ports: StockAlertPorts) -> None:
     settings = get_settings()
     product, stock = entry.product, entry.stock
-    sold_24h, hours_left = _rate(product.sku, stock.sold, stock.available, at)
+    sold_24h, hours_left = _rate(product.sku, stock.sold, stock.available, at, ports)
     state = "out of stock" if stock.available <= 0 else "low on stock"
     subject = f"Kayisu {settings.stage}: {product.sku} is {state} ({stock.available} left)"
     body = "\n".join(
@@ -86,21 +85,14 @@ def _send(entry: catalog_store.ProductWithStock, at: datetime) -> None:
             " this alert fires again only after stock rises above the threshold.",
         ]
     )
-    client("sns").publish(TopicArn=settings.alerts_topic_arn, Subject=subject[:100], Message=body)
+    ports.alerts.publish(subject, body)
     if settings.alert_email:
-        client("ses").send_email(
-            Source=settings.sender_email,
-            Destination={"ToAddresses": [settings.alert_email]},
-            Message={
-                "Subject": {"Data": subject, "Charset": "UTF-8"},
-                "Body": {"Text": {"Data": body, "Charset": "UTF-8"}},
-            },
-        )
+        ports.mail.send(settings.alert_email, subject, body)
     logger.warning("low stock alert sent", extra={"sku": product.sku, "available": stock.available})
 
 
-def _rate(sku: str, sold_now: int, available: int, at: datetime) -> tuple[int | None, str]:
-    then = store.sold_since(sku, at - timedelta(hours=24))
+def _rate(sku: str, sold_now: int, available: int, at: datetime, ports: StockAlertPorts) -> tuple[int | None, str]:
+    then = ports.records.sold_since(sku, at - timedelta(hours=24))
     if then is None:
         return None, "not known yet (no sales history)"
     sold_then, since = then

@@ -29,6 +29,7 @@ from kayisu.clock import now
 from kayisu.config import get_settings
 from kayisu.ingest.ids import new_batch_id as new_batch_id
 from kayisu.ingest.parsing import LIMITS, CardRow, FileRejected, RejectedRow, file_too_large, kind_of, read_rows
+from kayisu.ports import INGEST_QUEUE, Queue
 from kayisu.spreadsheet import safe_row
 from kayisu.store import cards as store
 from kayisu.store.catalog import load_product
@@ -148,13 +149,9 @@ def _clean_up(batch: store.BatchItem) -> None:
         s3.delete_object(Bucket=get_settings().reports_bucket, Key=part)
 
 
-def hand_on(batch_id: str) -> None:
+def hand_on(batch_id: str, queue: Queue = INGEST_QUEUE) -> None:
     """Continue in a new invocation (before this one runs out of time)."""
-    import json
-
-    client("sqs").send_message(
-        QueueUrl=get_settings().ingest_queue_url, MessageBody=json.dumps({"continue_batch": batch_id})
-    )
+    queue.send({"continue_batch": batch_id})
 
 
 def _data_key(batch: store.BatchItem) -> bytes:

@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import json
 
-from kayisu.aws import client
-from kayisu.config import get_settings
+from kayisu.ports import FULFILMENT_QUEUE, Queue
 
 
-def request_fulfilment(order_id: str) -> None:
-    client("sqs").send_message(
-        QueueUrl=get_settings().fulfilment_queue_url, MessageBody=json.dumps({"order_id": order_id})
-    )
+def request_fulfilment(order_id: str, queue: Queue = FULFILMENT_QUEUE) -> None:
+    queue.send({"order_id": order_id})
 
 
 def order_of(message_body: str) -> str:

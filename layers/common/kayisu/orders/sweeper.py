@@ -12,18 +12,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from kayisu.alerts.ops import alert_operators
-from kayisu.aws import client
-from kayisu.config import get_settings
 from kayisu.errors import Problem
 from kayisu.observability import logger, metrics
 from kayisu.orders.payment import check_with_provider
 from kayisu.orders.queue import request_fulfilment
 from kayisu.orders.status import OrderStatus
 from kayisu.payments.provider import ProviderError
+from kayisu.ports import ALERTS, Alerts, Queue, dead_letter_queues
 from kayisu.store import orders as store
 from kayisu.store.alerts import alert_changed
 
@@ -83,15 +83,13 @@ def requeue_stuck(at: datetime) -> int:
     return len(stuck)
 
 
-def check_dead_letters(at: datetime) -> dict[str, int]:
-    settings = get_settings()
-    queues = {"fulfilment": settings.fulfilment_dlq_url, "ingest": settings.ingest_dlq_url}
+def check_dead_letters(
+    at: datetime, queues: Mapping[str, Queue] | None = None, alerts: Alerts = ALERTS
+) -> dict[str, int]:
+    """`queues`: the dead-letter queues by name (default: those this stage has)."""
     counts: dict[str, int] = {}
-    for name, url in queues.items():
-        if not url:
-            continue
-        attributes = client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
-        count = int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+    for name, queue in (dead_letter_queues() if queues is None else queues).items():
+        count = queue.depth()
         counts[name] = count
         metrics.add_metric(name=f"DeadLetters{name.title()}", unit="Count", value=count)
         if alert_changed(f"DLQ#{name}", count, at) and count > 0:
@@ -102,5 +100,6 @@ def check_dead_letters(at: datetime) -> dict[str, int]:
                     f"Fulfilment: paid orders not delivered; ingestion: uploads not finished.\n"
                     "See docs/operations.md (dead letters) for how to inspect and redrive them."
                 ),
+                alerts,
             )
     return counts
