@@ -10,21 +10,25 @@ after delivery therefore never allocates again.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 from kayisu.alerts.ops import alert_operators
-from kayisu.aws import client
 from kayisu.clock import now
 from kayisu.config import get_settings
 from kayisu.observability import logger, metrics
+from kayisu.orders.ports import CardPool, FulfilmentRecords, Refunds, StockShards
 from kayisu.orders.reservation import choose_shards
 from kayisu.orders.status import REFUNDABLE, OrderStatus
 from kayisu.orders.tokens import new_token
 from kayisu.payments.provider import ProviderError, Refund, RefundStatus
 from kayisu.payments.registry import provider
+from kayisu.ports import ALERTS, MAIL, Alerts, Mailer
+from kayisu.store import cards as cards_store
 from kayisu.store import catalog as catalog_store
 from kayisu.store import orders as store
-from kayisu.store.cards import CardRef, candidate_cards
+from kayisu.store.cards import CardRef
 from kayisu.store.txn import back_off
 
 ALLOCATION_ATTEMPTS = 30  # each failed attempt means another order got a card: progress
@@ -49,12 +53,27 @@ class RefundDeclined(Exception):
         self.error = error
 
 
+@dataclass(frozen=True)
+class FulfilmentPorts:
+    """Everything fulfilment and refunds touch; the defaults are AWS and the enabled providers."""
+
+    records: FulfilmentRecords = store
+    shards: StockShards = catalog_store
+    pool: CardPool = cards_store
+    providers: Callable[[str], Refunds] = provider
+    mail: Mailer = MAIL
+    alerts: Alerts = ALERTS
+
+
+AWS = FulfilmentPorts()
+
+
 def candidates_wanted(count: int) -> int:
     return min(100, 8 * count + 24)
 
 
-def fulfil(order_id: str) -> Outcome:
-    order = store.load_order(order_id)
+def fulfil(order_id: str, ports: FulfilmentPorts = AWS) -> Outcome:
+    order = ports.records.load_order(order_id)
     if order is None:
         logger.warning("fulfilment for an unknown order", extra={"order_id": order_id})
         return "skipped"
@@ -65,15 +84,15 @@ def fulfil(order_id: str) -> Outcome:
         # A refund was decided and not finished (its function died): finish it. A delivered
         # order is sent here by the sweeper, which finds it on the PAID# index.
         try:
-            refund_order(order, order.refund_reason or "refund", "fulfilment")
+            refund_order(order, order.refund_reason or "refund", "fulfilment", ports=ports)
         except (RefundFailed, RefundDeclined, store.CardRedeemed):
             return "skipped"  # held, or undone: nothing more for fulfilment to do
         return "refunded"
     if order.status == OrderStatus.DELIVERED:
-        _mail_again(order)
+        _mail_again(order, ports)
         return "skipped"
     if order.status == OrderStatus.REFUNDED:
-        mail_refund_if_owed(order)
+        mail_refund_if_owed(order, ports)
         return "skipped"
     if order.status != OrderStatus.PAID:
         return "skipped"
@@ -82,14 +101,15 @@ def fulfil(order_id: str) -> Outcome:
         reservation = order.reserved()
         from_reserved = bool(reservation)
         if not from_reserved:  # paid after expiry: take what is available now, if anything
-            entry = catalog_store.load_shards(order.sku)
+            entry = ports.shards.load_shards(order.sku)
             plan = choose_shards(entry.shards, int(order.quantity)) if entry else None
             if plan is None:
-                return _refund_unfulfillable(order)
+                return _refund_unfulfillable(order, ports)
             reservation = plan
         cards: list[CardRef] = []
         for shard, count in sorted(reservation.items()):
-            pool = [c for c in candidate_cards(order.sku, shard, candidates_wanted(count)) if c.digest not in taken]
+            offered = ports.pool.candidate_cards(order.sku, shard, candidates_wanted(count))
+            pool = [c for c in offered if c.digest not in taken]
             if len(pool) < count:
                 if not from_reserved:
                     taken.clear()
@@ -100,7 +120,7 @@ def fulfil(order_id: str) -> Outcome:
             continue
         token, hashed = new_token()
         try:
-            store.deliver(order, cards, from_reserved, hashed, now())
+            ports.records.deliver(order, cards, from_reserved, hashed, now())
         except store.CardsTaken as exc:
             taken |= exc.taken
             metrics.add_metric(name="AllocationRetries", unit="Count", value=1)
@@ -110,19 +130,19 @@ def fulfil(order_id: str) -> Outcome:
             continue  # a late order's shard emptied meanwhile: plan again
         except store.OrderMoved:
             logger.info("the order moved meanwhile (another worker, or a refund decided)")
-            return fulfil(order_id)
+            return fulfil(order_id, ports)
         metrics.add_metric(name="OrdersDelivered", unit="Count", value=1)
-        send_mail(order.email, *delivered_mail(order.order_id, token))
+        ports.mail.send(order.email, *delivered_mail(order.order_id, token))
         return "delivered"
     raise RuntimeError(f"could not allocate cards after {ALLOCATION_ATTEMPTS} attempts")
 
 
-def _refund_unfulfillable(order: store.OrderItem) -> Outcome:
+def _refund_unfulfillable(order: store.OrderItem, ports: FulfilmentPorts) -> Outcome:
     reason = "no stock left for a payment that arrived after the order expired"
     try:
-        refund_order(order, reason, "fulfilment", allow_delivered=False)
+        refund_order(order, reason, "fulfilment", allow_delivered=False, ports=ports)
     except store.OrderMoved:
-        return fulfil(order.order_id)  # delivered by another worker meanwhile
+        return fulfil(order.order_id, ports)  # delivered by another worker meanwhile
     except RefundFailed:
         return "skipped"  # held for an operator, who was alerted
     return "refunded"
@@ -135,6 +155,7 @@ def refund_order(
     allow_delivered: bool = True,
     api_base: str = "",
     answer: Refund | None = None,
+    ports: FulfilmentPorts = AWS,
 ) -> store.OrderItem:
     """Refunds a paid (or, for operators, delivered) order and mails the shopper; returns it
     refunded. The refund is decided in the database before money moves: one transaction sets
@@ -148,31 +169,32 @@ def refund_order(
     The provider declining a refund it was asked for the first time undoes the decision
     (RefundDeclined); a refund it reports failed holds the order for review (RefundFailed);
     CardRedeemed if a partner redeemed a code first (before any money moved)."""
+    records = ports.records
     if order.status == OrderStatus.REFUNDED:
-        mail_refund_if_owed(order)
+        mail_refund_if_owed(order, ports)
         return order
     if order.status not in (REFUNDABLE if allow_delivered else {OrderStatus.PAID}):
         raise store.OrderMoved(order.order_id)
     delivered = order.status == OrderStatus.DELIVERED
-    cards = store.sold_cards(order) if delivered else []
+    cards = records.sold_cards(order) if delivered else []
     plan = store.RefundPlan(void_cards=cards) if delivered else store.RefundPlan(release=order.reserved())
     first = not order.refund_requested
     if first:
         if any(card.redeemed for card in cards):
             raise store.CardRedeemed(order.order_id)  # before any money moves
         try:
-            store.request_refund(order, reason, cards, now())
+            records.request_refund(order, reason, cards, now())
         except store.OrderMoved:
-            moved = store.load_order(order.order_id)
+            moved = records.load_order(order.order_id)
             if moved is None or not (moved.refund_requested or moved.status != order.status):
                 raise
-            return refund_order(moved, reason, actor, allow_delivered, api_base, answer)  # decided by another
+            return refund_order(moved, reason, actor, allow_delivered, api_base, answer, ports)  # decided by another
     else:
         reason = order.refund_reason or reason
     if answer is None:
         assert order.payment_id is not None
         try:
-            answer = provider(order.payment_method).refund(
+            answer = ports.providers(str(order.payment_method)).refund(
                 order.order_id,
                 order.payment_id,
                 order.transaction_id or "",
@@ -185,36 +207,36 @@ def refund_order(
             # Declined when asked for the first time: no money moved, so undo the decision. After
             # an earlier attempt whose outcome is unknown a refusal proves nothing: keep it.
             if first and exc.declined:
-                store.release_refund(order, cards)
+                records.release_refund(order, cards)
                 raise RefundDeclined(order.order_id, exc) from exc
             raise
     if answer.status is RefundStatus.FAILED:
-        _hold(order, answer.refund_id, reason)
+        _hold(order, answer.refund_id, reason, ports)
         raise RefundFailed(order.order_id)
-    recorded = bool(order.refund_failed) and store.refund_recorded(str(order.payment_method), answer.refund_id)
+    recorded = bool(order.refund_failed) and records.refund_recorded(str(order.payment_method), answer.refund_id)
     try:
-        store.refund(order, answer.refund_id, reason, actor, plan, now(), answer.status, recorded)
+        records.refund(order, answer.refund_id, reason, actor, plan, now(), answer.status, recorded)
     except store.OrderMoved:
-        moved = store.load_order(order.order_id)
+        moved = records.load_order(order.order_id)
         if moved is None or moved.status != OrderStatus.REFUNDED:
             raise
-        mail_refund_if_owed(moved)
+        mail_refund_if_owed(moved, ports)
         return moved
     metrics.add_metric(name="OrdersRefunded", unit="Count", value=1)
-    refreshed = store.load_order(order.order_id)
+    refreshed = records.load_order(order.order_id)
     if refreshed is None:  # pragma: no cover - it was just written
         raise store.OrderMoved(order.order_id)
-    mail_refund_if_owed(refreshed)
+    mail_refund_if_owed(refreshed, ports)
     return refreshed
 
 
-def _hold(order: store.OrderItem, refund_id: str, reason: str) -> None:
+def _hold(order: store.OrderItem, refund_id: str, reason: str, ports: FulfilmentPorts) -> None:
     """The money did not go back: the order keeps its state and its cards stay locked (the
     shopper is still owed the refund, so the codes must not be redeemed meanwhile); an operator
     is alerted once, and pays back by hand or asks the provider again (a repeated refund)."""
     name = str(order.payment_method)
     note = f"refund {refund_id} failed at {name}: the money did not go back; pay back by hand"
-    if not store.hold_refund(order, refund_id, reason, note, now()):
+    if not ports.records.hold_refund(order, refund_id, reason, note, now()):
         return  # held before: alerted then
     logger.error("a refund failed at the provider; the order is held for review")
     metrics.add_metric(name="RefundFailed", unit="Count", value=1)
@@ -222,31 +244,33 @@ def _hold(order: store.OrderItem, refund_id: str, reason: str) -> None:
         f"{name} refund failed",
         f"Refund {refund_id} of order {order.order_id} failed at {name}: the shopper has not been paid back. "
         "The order is held for review and its codes stay locked. See docs/operations.md (refunds).",
+        ports.alerts,
     )
 
 
-def _mail_again(order: store.OrderItem) -> None:
+def _mail_again(order: store.OrderItem, ports: FulfilmentPorts) -> None:
     """A repeat for a delivered order: the first attempt may have died before its mail went
     out, and cannot tell. One repeat claims the re-send (concurrent repeats do not all send);
     if sending fails it gives the claim back for the next repeat. So the shopper is mailed at
     least once and normally at most twice."""
-    if order.mailed_at is not None or not store.claim_mail(order.order_id, now()):
+    records = ports.records
+    if order.mailed_at is not None or not records.claim_mail(order.order_id, now()):
         return
     try:
         token, hashed = new_token()
-        store.add_token(order.order_id, hashed)
-        send_mail(order.email, *delivered_mail(order.order_id, token))
+        records.add_token(order.order_id, hashed)
+        ports.mail.send(order.email, *delivered_mail(order.order_id, token))
     except BaseException:
-        store.release_mail(order.order_id)
+        records.release_mail(order.order_id)
         raise
 
 
-def mail_refund_if_owed(order: store.OrderItem) -> None:
+def mail_refund_if_owed(order: store.OrderItem, ports: FulfilmentPorts = AWS) -> None:
     """The refund's transaction records that a mail is owed; it is cleared once sent, so a
     refund whose function died before mailing is mailed by the next attempt that sees it."""
     if order.status == OrderStatus.REFUNDED and order.refund_mail_owed:
-        send_mail(order.email, *refunded_mail(order.order_id))
-        store.refund_mailed(order.order_id)
+        ports.mail.send(order.email, *refunded_mail(order.order_id))
+        ports.records.refund_mailed(order.order_id)
 
 
 def order_link(order_id: str, token: str) -> str:
@@ -268,15 +292,4 @@ def refunded_mail(order_id: str) -> tuple[str, str]:
         f"您的订单已退款 / Your order {order_id} was refunded",
         "很抱歉，我们无法完成您的订单，款项已原路退回。\n\n"
         f"Sorry, we could not fulfil order {order_id}. Your payment has been refunded in full.\n",
-    )
-
-
-def send_mail(to: str, subject: str, body: str) -> None:
-    client("ses").send_email(
-        Source=get_settings().sender_email,
-        Destination={"ToAddresses": [to]},
-        Message={
-            "Subject": {"Data": subject, "Charset": "UTF-8"},
-            "Body": {"Text": {"Data": body, "Charset": "UTF-8"}},
-        },
     )
