@@ -306,3 +306,23 @@ def test_stock_counters_add_up_after_every_branch(shop: FakeShop, ports: Fulfilm
     assert outcomes == ["delivered", "delivered", "refunded", "skipped"]
     assert shop.kept(SKU)
     assert len({c.digest for c in shop.cards.values() if c.order_id}) == 3
+
+
+def test_a_crash_before_the_delivery_is_written_leaves_the_order_paid_and_the_retry_delivers(
+    shop: FakeShop, ports: FulfilmentPorts, mail: FakeMailer
+) -> None:
+    shop.paid_order("ord_a", quantity=2)
+
+    def dies(_cards: list[CardRef]) -> None:
+        raise Unreachable("DynamoDB did not take the transaction")
+
+    shop.meanwhile.append(dies)
+    with pytest.raises(Unreachable):
+        fulfil("ord_a", ports)
+    assert shop.orders["ord_a"].status == OrderStatus.PAID
+    assert shop.sold_to("ord_a") == []
+    assert shop.counters(SKU, 0)["reserved"] == 2
+    assert mail.sent == []
+    assert fulfil("ord_a", ports) == "delivered"
+    assert len(shop.sold_to("ord_a")) == 2
+    assert len(mail.sent) == 1
