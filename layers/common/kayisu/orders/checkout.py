@@ -34,6 +34,8 @@ from kayisu.orders.tokens import new_token, owns
 from kayisu.orders.views import summary_fields
 from kayisu.payments.provider import PaymentInstructions, PaymentProvider, PaymentRequest, ProviderError
 from kayisu.payments.registry import enabled_methods, provider
+from kayisu.pricing.schemas import stored
+from kayisu.pricing.service import price
 from kayisu.store import catalog as catalog_store
 from kayisu.store import orders as store
 from kayisu.store.txn import back_off
@@ -121,15 +123,14 @@ def place(
         if entry is None or entry.product.status != "active":
             raise unknown_sku(data.sku)
         product = entry.product
-        if data.quantity > int(product.max_per_order):
-            raise validation_error([FieldError("quantity", f"at most {int(product.max_per_order)} per order")])
+        priced = price(product, data.quantity)  # the order's amount is its quote (CONTRACT §8)
         before, threshold = sum(entry.shards.values()), int(product.alert_threshold)
         if before > threshold:
             seen_above(data.sku, entry.alert_disarmed_after)  # restocked since the alert fired: arm it again
         reservation = choose_shards(entry.shards, data.quantity)
         at = now()
         expires = at + timedelta(minutes=settings.order_ttl_minutes)
-        amount = int(product.price) * data.quantity
+        amount = priced.amount
         request = PaymentRequest(
             order_id,
             amount,
@@ -167,6 +168,8 @@ def place(
             sku=data.sku,
             quantity=data.quantity,
             amount=amount,
+            subtotal=priced.subtotal,
+            discounts=stored(priced),
             currency=product.currency,
             unit_cost=int(product.cost) if product.cost is not None else None,
             limit_keys=list(limits),

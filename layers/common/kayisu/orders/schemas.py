@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 from kayisu.catalog.schemas import Sku
 from kayisu.clock import Timestamp
 from kayisu.orders.status import OrderStatus
+from kayisu.pricing.schemas import Discount
 
 
 def mask_email(email: str) -> str:
@@ -53,6 +54,8 @@ class OrderSummary(BaseModel):
     status: OrderStatus
     sku: str
     quantity: int
+    subtotal: int  # list price × quantity (CONTRACT §8)
+    discounts: list[Discount]  # amount = subtotal − Σ discounts
     amount: int
     currency: str
     email: str  # masked

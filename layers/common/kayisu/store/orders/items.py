@@ -10,6 +10,7 @@ from datetime import datetime
 from pynamodb.attributes import (
     BooleanAttribute,
     DiscriminatorAttribute,
+    JSONAttribute,
     ListAttribute,
     NumberAttribute,
     UnicodeAttribute,
@@ -39,6 +40,8 @@ class OrderItem(OrdersItem, discriminator="order"):
     sku = UnicodeAttribute()
     quantity = NumberAttribute()
     amount = NumberAttribute()
+    subtotal = NumberAttribute(null=True)  # list price × quantity; absent on orders placed before promotions: = amount
+    discounts = JSONAttribute(null=True)  # [{"kind", "id", "amount"}] of its quote (CONTRACT §8)
     currency = UnicodeAttribute()
     unit_cost = NumberAttribute(null=True)  # the product's `cost` when ordered (operators only: the dashboard's profit)
     email = UnicodeAttribute()
