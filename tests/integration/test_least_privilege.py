@@ -125,8 +125,9 @@ def money_path(stack: dict[str, Any], operator: Api, public: Api, sku: str) -> N
     """Order, pay on the sandbox page, deliver, read; admin reads and refunds; the sweeper
     expires an order, re-requests a lost fulfilment and alerts on a dead letter; a late payment."""
     product = f"{sku}-M"
-    stocked_product(operator, product, new_codes(4))
-    placed = order(public, product, quantity=1).json()
+    stocked_product(operator, product, new_codes(5))
+    coupon = coupons(operator, public, product)
+    placed = order(public, product, quantity=1, coupon=coupon).json()
     assert requests.get(placed["payment"]["pay_url"], timeout=30).status_code == 200
     assert requests.post(placed["payment"]["pay_url"], data={"action": "pay"}, timeout=30).status_code == 200
     # The admin view opens the batch key first: each function must use its own grant.
@@ -141,7 +142,7 @@ def money_path(stack: dict[str, Any], operator: Api, public: Api, sku: str) -> N
     assert checked.json()["provider_status"] == "unknown", checked.text  # the sandbox keeps no record
     assert operator.post(f"/v1/admin/orders/{placed['order_id']}/refund", {"reason": "tour"}).status_code == 200
 
-    expiring = order(public, product, quantity=1).json()
+    expiring = order(public, product, quantity=1, coupon=coupon).json()
     aws(stack, "sqs").send_message(QueueUrl=stack["resources"]["FulfilmentDLQ"], MessageBody="{}")
     in_16_minutes = (datetime.now(UTC) + timedelta(minutes=16)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert run_schedule(stack, "SweeperFunction", in_16_minutes)["result"]["expired"] >= 1
@@ -149,7 +150,7 @@ def money_path(stack: dict[str, Any], operator: Api, public: Api, sku: str) -> N
     assert pay(stack, expiring).status_code == 200  # late: taken from what is available
     wait_for(public, expiring)
 
-    stuck = order(public, product, quantity=1).json()
+    stuck = order(public, product, quantity=1, coupon=coupon).json()
     paid_then_crashed(stack, stuck)
     assert run_schedule(stack, "SweeperFunction")["result"]["requeued"] >= 1
     wait_for(public, stuck)
@@ -158,6 +159,25 @@ def money_path(stack: dict[str, Any], operator: Api, public: Api, sku: str) -> N
     refund_decided_then_crashed(stack, stuck["order_id"])
     assert run_schedule(stack, "SweeperFunction")["result"]["requeued"] >= 1
     wait_for(public, stuck, status="refunded")
+
+    # Refunded by an operator while paid and not yet delivered: the coupon's use is kept then.
+    undelivered = order(public, product, quantity=1, coupon=coupon).json()
+    paid_then_crashed(stack, undelivered)
+    assert operator.post(f"/v1/admin/orders/{undelivered['order_id']}/refund", {"reason": "tour"}).status_code == 200
+
+
+def coupons(operator: Api, public: Api, sku: str) -> str:
+    """Operators issue, list, read and change a coupon; a shopper quotes with it. Its code."""
+    code = f"TOUR{time.monotonic_ns()}"
+    made = operator.post("/v1/admin/coupons", {"code": code, "kind": "percent", "value": 10, "max_uses_per_email": 50})
+    assert made.status_code == 201, made.text
+    coupon_id = made.json()["coupon_id"]
+    assert operator.get("/v1/admin/coupons").status_code == 200
+    assert operator.get(f"/v1/admin/coupons/{coupon_id}").status_code == 200
+    assert operator.put(f"/v1/admin/coupons/{coupon_id}", {"min_spend": 0}).status_code == 200
+    quoted = public.post("/v1/quotes", {"sku": sku, "quantity": 1, "coupon": code.lower(), "email": "tour@example.com"})
+    assert quoted.status_code == 200, quoted.text
+    return code
 
 
 @pytest.fixture(scope="module")

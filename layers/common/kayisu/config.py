@@ -22,6 +22,7 @@ class Settings(BaseModel):
     partners_table: str = ""
     idempotency_table: str = ""
     dashboard_table: str = Field(default="", description="the dashboard's counters")
+    promotions_table: str = Field(default="", description="coupons and promotions, with their use counters")
     cards_bucket: str = ""
     reports_bucket: str = ""
     alerts_topic_arn: str = ""

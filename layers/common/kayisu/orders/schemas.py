@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 from kayisu.catalog.schemas import Sku
 from kayisu.clock import Timestamp
 from kayisu.orders.status import OrderStatus
-from kayisu.pricing.schemas import Discount
+from kayisu.pricing.schemas import CouponCode, Discount
 
 
 def mask_email(email: str) -> str:
@@ -24,6 +24,7 @@ class OrderCreate(BaseModel):
     quantity: Annotated[StrictInt, Field(ge=1, le=64)]
     email: Annotated[str, Field(min_length=3, max_length=254)]
     payment_method: Annotated[str, Field(min_length=1, max_length=32)]
+    coupon: CouponCode | None = None
 
     @field_validator("email")
     @classmethod

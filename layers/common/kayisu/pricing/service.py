@@ -2,33 +2,52 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
+from kayisu.buyers.identity import email_identity
 from kayisu.catalog.service import listing, unknown_sku
-from kayisu.errors import FieldError, Problem, validation_error
+from kayisu.clock import now
+from kayisu.coupons import rules
+from kayisu.errors import FieldError, validation_error
 from kayisu.pricing import quote as pricing
 from kayisu.pricing.schemas import Quote, QuoteRequest
 from kayisu.store import catalog as catalog_store
+from kayisu.store import coupons as coupons_store
 from kayisu.store.catalog import ProductItem
 
 
-def coupon_invalid(reason: str) -> Problem:
-    """422 COUPON_INVALID with its `reason` (the quote and the order answer alike)."""
-    return Problem(
-        422,
-        "COUPON_INVALID",
-        "Coupon cannot be used",
-        f"The coupon cannot be used for this order ({reason}).",
-        extra={"reason": reason},
-    )
+@dataclass(frozen=True)
+class Priced:
+    quote: pricing.Quote
+    coupon: coupons_store.CouponItem | None  # the coupon it uses: the order's transaction takes a use
 
 
-def price(product: ProductItem, quantity: int, coupon: str | None = None) -> pricing.Quote:
-    """The quote of `quantity` of `product` as it stands now, with the promotions running and
-    the coupon given."""
+def price(
+    product: ProductItem, quantity: int, coupon: str | None = None, email: str | None = None, at: datetime | None = None
+) -> Priced:
+    """The quote of `quantity` of `product` now, with the promotions running and `coupon`.
+    With `email`, a buyer who has had their uses of the coupon is told so (checkout leaves
+    that to its transaction, which must check it anyway)."""
     if quantity > int(product.max_per_order):
         raise validation_error([FieldError("quantity", f"at most {int(product.max_per_order)} per order")])
+    item, terms = None, None
     if coupon is not None:
-        raise coupon_invalid("unknown")  # no coupons exist before the coupons module lands
-    return pricing.quote(listing(product), quantity)
+        item = coupons_store.load_by_code(coupon)
+        if item is None:
+            raise rules.coupon_invalid(rules.Reason.UNKNOWN)
+        taken = None
+        if item.max_uses_per_email is not None and email is not None:
+            taken = coupons_store.buyer_taken(str(item.coupon_id), email_identity(email))
+        reason = rules.refusal(item, at or now(), taken)
+        if reason is not None:
+            raise rules.coupon_invalid(reason)
+        terms = rules.terms(item)
+    try:
+        priced = pricing.quote(listing(product), quantity, pricing.Promotions(), terms)
+    except pricing.CouponNotApplicable as exc:
+        raise rules.coupon_invalid(exc.reason) from None
+    return Priced(priced, item)
 
 
 def quote_for(request: QuoteRequest) -> Quote:
@@ -36,4 +55,4 @@ def quote_for(request: QuoteRequest) -> Quote:
     entry = catalog_store.load_product(request.sku)
     if entry is None or entry.product.status != "active":
         raise unknown_sku(request.sku)
-    return Quote.of(price(entry.product, request.quantity, request.coupon))
+    return Quote.of(price(entry.product, request.quantity, request.coupon, request.email).quote)

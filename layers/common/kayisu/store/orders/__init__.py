@@ -21,6 +21,7 @@ see docs/orders.md.
 from __future__ import annotations
 
 from kayisu.store.orders.checkout import (
+    CouponRefused,
     LimitReached,
     OrderExists,
     ShardsShort,
@@ -95,6 +96,7 @@ __all__ = [
     "AlreadyRecorded",
     "CardRedeemed",
     "CardsTaken",
+    "CouponRefused",
     "EventSeenItem",
     "LimitItem",
     "LimitReached",

@@ -10,7 +10,8 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
 from kayisu.orders.status import OrderStatus
-from kayisu.store.orders.items import LimitItem, OrderItem, order_event, release_limits
+from kayisu.store.coupons import CouponItem, take_use
+from kayisu.store.orders.items import LimitItem, OrderItem, order_event, release_coupon, release_limits
 from kayisu.store.orders.keys import LIMIT_SK, ORDER_SK, created_keys, email_keys, order_pk, pending_keys
 from kayisu.store.stock import Stock, move_stock
 from kayisu.store.txn import Cancelled, Transaction
@@ -26,6 +27,14 @@ class ShardsShort(Exception):
 
 class LimitReached(Exception):
     pass
+
+
+class CouponRefused(Exception):
+    """The coupon had no use left for this order: `reason` is a COUPON_INVALID reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def new_order(order_id: str, email: str, created_at: datetime, expires_at: datetime, **fields: Any) -> OrderItem:
@@ -52,13 +61,19 @@ def new_order(order_id: str, email: str, created_at: datetime, expires_at: datet
 
 
 def place_order(
-    order: OrderItem, reservation: dict[int, int], limits: dict[str, int], units_most: int | None = None
+    order: OrderItem,
+    reservation: dict[int, int],
+    limits: dict[str, int],
+    units_most: int | None = None,
+    coupon: CouponItem | None = None,
+    buyer: str | None = None,
 ) -> None:
     """Creates the order and reserves its stock in one transaction: the order exists if and only
     if its stock was reserved and it fits its pending-order limits: each of `limits` counts
     orders (`pending < most`), `order.units_limit_key` counts units (`pending + quantity <=
     units_most`). A withdrawn order of the same id (an Idempotency-Key's earlier attempt) is
-    replaced."""
+    replaced. With `coupon`, the order takes one of its uses (and one of `buyer`'s, if the
+    coupon counts them): CouponRefused if none is left."""
     t = Transaction()
     t.put("order", order, condition=OrderItem.pk.does_not_exist() | (OrderItem.withdrawn == True))  # noqa: E712
     t.put(
@@ -83,6 +98,8 @@ def place_order(
             actions=[LimitItem.kind.set(LimitItem), LimitItem.pending.add(units)],
             condition=LimitItem.pending.does_not_exist() | (LimitItem.pending <= units_most - units),
         )
+    if coupon is not None:
+        take_use(t, coupon, buyer)
     try:
         t.commit()
     except Cancelled as exc:
@@ -90,6 +107,10 @@ def place_order(
             raise OrderExists(order.order_id) from None
         if exc.any("shard:"):
             raise ShardsShort() from None
+        if "coupon" in exc.failed:
+            raise CouponRefused("used_up") from None
+        if "coupon_buyer" in exc.failed:
+            raise CouponRefused("per_buyer_limit") from None
         raise LimitReached() from None
 
 
@@ -134,6 +155,7 @@ def withdraw_order(order: OrderItem, at: datetime) -> bool:
         OrderItem.gsi2sk.remove(),
     ]
     actions += release_limits(t, order)
+    actions += release_coupon(t, order, kept=False)
     t.update(
         "order",
         OrderItem(order.pk, ORDER_SK),

@@ -21,6 +21,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
 from kayisu.config import get_settings
+from kayisu.store.coupons import HELD, KEPT, RETURNED, give_back, keep
 from kayisu.store.orders.keys import LIMIT_SK, iso, order_pk
 from kayisu.store.txn import Transaction
 
@@ -42,6 +43,9 @@ class OrderItem(OrdersItem, discriminator="order"):
     amount = NumberAttribute()
     subtotal = NumberAttribute(null=True)  # list price × quantity; absent on orders placed before promotions: = amount
     discounts = JSONAttribute(null=True)  # [{"kind", "id", "amount"}] of its quote (CONTRACT §8)
+    coupon_id = UnicodeAttribute(null=True)  # the coupon it used (kayisu.store.coupons)
+    coupon_buyer = UnicodeAttribute(null=True)  # its buyer's use counter of that coupon, if the coupon counts them
+    coupon_use = UnicodeAttribute(null=True)  # held | returned | kept: see release_coupon
     currency = UnicodeAttribute()
     unit_cost = NumberAttribute(null=True)  # the product's `cost` when ordered (operators only: the dashboard's profit)
     email = UnicodeAttribute()
@@ -175,3 +179,20 @@ def release_limits(t: Transaction, order: OrderItem) -> list[Action]:
             f"limit:{units_key}", LimitItem(units_key, LIMIT_SK), actions=[LimitItem.pending.add(-int(order.quantity))]
         )
     return [OrderItem.holds_limit.set(False)]
+
+
+def release_coupon(t: Transaction, order: OrderItem, kept: bool) -> list[Action]:
+    """The order stops holding its coupon's use: given back (`kept` false: it expired or was
+    withdrawn, never paid) or kept (delivered, or refunded after payment). Once: the caller's
+    transaction is conditioned on the order's state, and `coupon_use` changes with it. A late
+    payment's order gave its use back when it expired and takes it again when kept."""
+    if order.coupon_id is None or order.coupon_use == KEPT:
+        return []
+    coupon_id, buyer = str(order.coupon_id), order.coupon_buyer
+    if not kept:
+        if order.coupon_use != HELD:
+            return []
+        give_back(t, coupon_id, buyer)
+        return [OrderItem.coupon_use.set(RETURNED)]
+    keep(t, coupon_id, already_taken=order.coupon_use == HELD, buyer=buyer)
+    return [OrderItem.coupon_use.set(KEPT)]
