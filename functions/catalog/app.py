@@ -1,4 +1,5 @@
-"""Public catalog: GET /v1/products, GET /v1/products/{sku}, and prices: POST /v1/quotes."""
+"""Public catalog: GET /v1/products, GET /v1/products/{sku}, and prices: POST /v1/quotes,
+GET /v1/promotions."""
 
 from typing import Annotated
 
@@ -9,10 +10,12 @@ from kayisu.catalog.schemas import Product, ProductList
 from kayisu.config import require
 from kayisu.pricing import service as pricing
 from kayisu.pricing.schemas import Quote, QuoteRequest
+from kayisu.promotions import admin as promotions
+from kayisu.promotions.schemas import RunningPromotions
 from kayisu.web import create_app, documented, lambda_handler
 
 # What this function needs set: a missing one fails the cold start, not the first call.
-require("catalog_table")
+require("catalog_table", "promotions_table")
 
 app = create_app()
 
@@ -35,6 +38,11 @@ def get_product(sku: str) -> Product:
 )
 def quote(data: Annotated[QuoteRequest, Body()]) -> Quote:
     return pricing.quote_for(data)
+
+
+@app.get("/v1/promotions", summary="The promotions running now", tags=["shopper"])
+def running_promotions() -> RunningPromotions:
+    return promotions.running_now()
 
 
 handler = lambda_handler(app)

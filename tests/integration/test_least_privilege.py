@@ -167,7 +167,8 @@ def money_path(stack: dict[str, Any], operator: Api, public: Api, sku: str) -> N
 
 
 def coupons(operator: Api, public: Api, sku: str) -> str:
-    """Operators issue, list, read and change a coupon; a shopper quotes with it. Its code."""
+    """Operators issue, list, read and change a coupon and a promotion; a shopper sees the
+    promotions and quotes with the coupon. The coupon's code."""
     code = f"TOUR{time.monotonic_ns()}"
     made = operator.post("/v1/admin/coupons", {"code": code, "kind": "percent", "value": 10, "max_uses_per_email": 50})
     assert made.status_code == 201, made.text
@@ -175,6 +176,16 @@ def coupons(operator: Api, public: Api, sku: str) -> str:
     assert operator.get("/v1/admin/coupons").status_code == 200
     assert operator.get(f"/v1/admin/coupons/{coupon_id}").status_code == 200
     assert operator.put(f"/v1/admin/coupons/{coupon_id}", {"min_spend": 0}).status_code == 200
+    soon = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    began = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    reduction = {"kind": "full_reduction", "skus": [sku], "starts_at": began, "ends_at": soon}
+    promotion = operator.post("/v1/admin/promotions", {**reduction, "tiers": [{"min_spend": 10_000, "off": 1}]})
+    assert promotion.status_code == 201, promotion.text
+    promotion_id = promotion.json()["promotion_id"]
+    assert operator.get("/v1/admin/promotions").status_code == 200
+    assert operator.get(f"/v1/admin/promotions/{promotion_id}").status_code == 200
+    assert operator.put(f"/v1/admin/promotions/{promotion_id}", {"name": "tour"}).status_code == 200
+    assert public.get("/v1/promotions").status_code == 200
     quoted = public.post("/v1/quotes", {"sku": sku, "quantity": 1, "coupon": code.lower(), "email": "tour@example.com"})
     assert quoted.status_code == 200, quoted.text
     return code

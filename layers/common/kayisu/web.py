@@ -204,6 +204,7 @@ PATH_PARAMETERS: dict[str, PathParameter] = {
     "payment_id": PathParameter(re.compile(r"^[A-Za-z0-9_-]{1,80}$"), "NOT_FOUND", "payment"),
     "provider": PathParameter(re.compile(r"^[a-z0-9_-]{1,32}$"), "NOT_FOUND", "provider"),
     "coupon_id": PathParameter(re.compile(r"^cpn_[0-9a-f]{20}$"), "UNKNOWN_COUPON", "coupon"),
+    "promotion_id": PathParameter(re.compile(r"^prm_[0-9a-f]{20}$"), "UNKNOWN_PROMOTION", "promotion"),
 }
 
 

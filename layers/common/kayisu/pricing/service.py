@@ -12,8 +12,10 @@ from kayisu.coupons import rules
 from kayisu.errors import FieldError, validation_error
 from kayisu.pricing import quote as pricing
 from kayisu.pricing.schemas import Quote, QuoteRequest
+from kayisu.promotions import rules as promotion_rules
 from kayisu.store import catalog as catalog_store
 from kayisu.store import coupons as coupons_store
+from kayisu.store import promotions as promotions_store
 from kayisu.store.catalog import ProductItem
 
 
@@ -43,11 +45,18 @@ def price(
         if reason is not None:
             raise rules.coupon_invalid(reason)
         terms = rules.terms(item)
-    try:
-        priced = pricing.quote(listing(product), quantity, pricing.Promotions(), terms)
-    except pricing.CouponNotApplicable as exc:
-        raise rules.coupon_invalid(exc.reason) from None
-    return Priced(priced, item)
+    at = at or now()
+    quotes: list[pricing.Quote] = []
+    refused = ""
+    for promotions in promotion_rules.candidates(promotions_store.definitions(), product.sku, at):
+        try:
+            quotes.append(pricing.quote(listing(product), quantity, promotions, terms))
+        except pricing.CouponNotApplicable as exc:
+            refused = exc.reason
+    if not quotes:
+        raise rules.coupon_invalid(refused)
+    # The best for the buyer; a tie keeps the newest promotion (candidates come newest first).
+    return Priced(min(quotes, key=lambda q: q.amount), item)
 
 
 def quote_for(request: QuoteRequest) -> Quote:
