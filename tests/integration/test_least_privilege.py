@@ -186,6 +186,13 @@ def coupons(operator: Api, public: Api, sku: str) -> str:
     assert operator.get(f"/v1/admin/promotions/{promotion_id}").status_code == 200
     assert operator.put(f"/v1/admin/promotions/{promotion_id}", {"name": "tour"}).status_code == 200
     assert public.get("/v1/promotions").status_code == 200
+    sale = {"kind": "flash_sale", "skus": [f"{sku}-F"], "starts_at": began, "ends_at": soon, "price": 50}
+    flash = operator.post("/v1/admin/promotions", {**sale, "quantity": 5, "max_per_email": 2})
+    assert flash.status_code == 201, flash.text
+    assert operator.get(f"/v1/admin/promotions/{flash.json()['promotion_id']}").json()["sold"] == 0
+    stocked_product(operator, f"{sku}-F", new_codes(1))
+    assert public.post("/v1/quotes", {"sku": f"{sku}-F", "quantity": 1}).json()["unit_price"] == 50
+    assert order(public, f"{sku}-F", quantity=1).status_code == 201
     quoted = public.post("/v1/quotes", {"sku": sku, "quantity": 1, "coupon": code.lower(), "email": "tour@example.com"})
     assert quoted.status_code == 200, quoted.text
     return code

@@ -164,7 +164,7 @@ def test_operators_manage_promotions(operator: Api, finance: Api, product: str) 
         ({"tiers": [{"min_spend": 100, "off": 1}, {"min_spend": 100, "off": 2}]}, "once"),
         ({"tiers": [{"min_spend": 100, "off": 0}]}, "greater than or equal to 1"),
         ({"ends_at": "2020-01-01T00:00:00Z"}, "after starts_at"),
-        ({"kind": "flash_sale"}, "not available yet"),
+        ({"kind": "group_buy"}, "not available yet"),
         ({"kind": "bogus"}, "kind"),
     ],
 )

@@ -36,10 +36,11 @@ from kayisu.orders.views import summary_fields
 from kayisu.payments.provider import PaymentInstructions, PaymentProvider, PaymentRequest, ProviderError
 from kayisu.payments.registry import enabled_methods, provider
 from kayisu.pricing.schemas import stored
-from kayisu.pricing.service import Priced, price
+from kayisu.pricing.service import Priced, flash_sale_sold_out, price
 from kayisu.store import catalog as catalog_store
 from kayisu.store import coupons as coupons_store
 from kayisu.store import orders as store
+from kayisu.store import sales as sales_store
 from kayisu.store.txn import back_off
 
 PLACE_ATTEMPTS = 8
@@ -159,6 +160,7 @@ def place(
         instructions = None if gateway.remote_create else _create_payment(gateway, request)
         # Limits compare one buyer however the address is spelled; the order keeps it as typed.
         buyer = email_identity(data.email)
+        sale = _sale_take(priced, data.quantity, buyer)
         limits = {
             store.limit_key("EMAIL", buyer): settings.max_pending_orders_per_email,
             store.limit_key("IP", source_ip): settings.max_pending_orders_per_ip,
@@ -175,6 +177,7 @@ def place(
             subtotal=priced.quote.subtotal,
             discounts=stored(priced.quote),
             **_coupon_fields(priced, buyer),
+            **_sale_fields(sale),
             currency=product.currency,
             unit_cost=int(product.cost) if product.cost is not None else None,
             limit_keys=list(limits),
@@ -191,17 +194,17 @@ def place(
         )
         try:
             store.place_order(
-                item, reservation, limits, settings.max_pending_units_per_ip_per_sku, priced.coupon, buyer
+                item, reservation, limits, settings.max_pending_units_per_ip_per_sku, priced.coupon, buyer, sale
             )
         except store.OrderExists:
             repeat = _repeat(order_id, digest, gateway, request)
             if repeat is None:  # pragma: no cover - the order was there a moment ago
                 raise
             return repeat, False
-        except store.ShardsShort:
+        except (store.ShardsShort, store.SaleShort):
             metrics.add_metric(name="ReservationRetries", unit="Count", value=1)
             back_off(_attempt)
-            continue  # someone took that stock first: look again
+            continue  # someone took that stock (or the sale's units) first: look again
         except store.LimitReached:
             raise rate_limited() from None
         except store.CouponRefused as refused:
@@ -226,6 +229,31 @@ def _coupon_fields(priced: Priced, buyer: str) -> dict[str, str | None]:
         "coupon_id": str(coupon.coupon_id),
         "coupon_buyer": coupons_store.buyer_sk(buyer) if counted else None,
         "coupon_use": coupons_store.HELD,
+    }
+
+
+def _sale_take(priced: Priced, quantity: int, buyer: str) -> store.SaleTake | None:
+    """The flash-sale units this order takes, and from which of the sale's shards (409
+    FLASH_SALE_SOLD_OUT if they are gone)."""
+    if priced.sale is None or priced.sale_left is None:
+        return None
+    plan = choose_shards(priced.sale_left, quantity)
+    if plan is None:
+        raise flash_sale_sold_out()
+    most = priced.sale.terms.get("max_per_email")
+    return store.SaleTake(
+        str(priced.sale.promotion_id), plan, sales_store.buyer_key(buyer) if most else None, int(most) if most else None
+    )
+
+
+def _sale_fields(sale: store.SaleTake | None) -> dict[str, object]:
+    if sale is None:
+        return {}
+    return {
+        "sale_id": sale.promotion_id,
+        "sale_reservation": {str(k): v for k, v in sale.plan.items()},
+        "sale_buyer": sale.buyer,
+        "sale_use": coupons_store.HELD,
     }
 
 

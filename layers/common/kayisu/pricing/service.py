@@ -9,20 +9,24 @@ from kayisu.buyers.identity import email_identity
 from kayisu.catalog.service import listing, unknown_sku
 from kayisu.clock import now
 from kayisu.coupons import rules
-from kayisu.errors import FieldError, validation_error
+from kayisu.errors import FieldError, Problem, conflict, validation_error
 from kayisu.pricing import quote as pricing
 from kayisu.pricing.schemas import Quote, QuoteRequest
 from kayisu.promotions import rules as promotion_rules
 from kayisu.store import catalog as catalog_store
 from kayisu.store import coupons as coupons_store
 from kayisu.store import promotions as promotions_store
+from kayisu.store import sales as sales_store
 from kayisu.store.catalog import ProductItem
+from kayisu.store.promotions import PromotionItem
 
 
 @dataclass(frozen=True)
 class Priced:
     quote: pricing.Quote
     coupon: coupons_store.CouponItem | None  # the coupon it uses: the order's transaction takes a use
+    sale: PromotionItem | None = None  # the flash sale whose price it has: the transaction takes its units
+    sale_left: dict[int, int] | None = None  # the sale's units left per shard, as read
 
 
 def price(
@@ -48,7 +52,8 @@ def price(
     at = at or now()
     quotes: list[pricing.Quote] = []
     refused = ""
-    for promotions in promotion_rules.candidates(promotions_store.definitions(), product.sku, at):
+    definitions = promotions_store.definitions()
+    for promotions in promotion_rules.candidates(definitions, product.sku, at):
         try:
             quotes.append(pricing.quote(listing(product), quantity, promotions, terms))
         except pricing.CouponNotApplicable as exc:
@@ -56,7 +61,23 @@ def price(
     if not quotes:
         raise rules.coupon_invalid(refused)
     # The best for the buyer; a tie keeps the newest promotion (candidates come newest first).
-    return Priced(min(quotes, key=lambda q: q.amount), item)
+    best = min(quotes, key=lambda q: q.amount)
+    on_sale = best.discount(pricing.DiscountKind.FLASH_SALE)
+    sale = promotion_rules.sale_of(definitions, on_sale.id) if on_sale is not None else None
+    if sale is None:
+        return Priced(best, item)
+    left = sales_store.left(str(sale.promotion_id), sale_shards(sale))
+    if sum(left.values()) < quantity:
+        raise flash_sale_sold_out()
+    return Priced(best, item, sale, left)
+
+
+def sale_shards(sale: PromotionItem) -> int:
+    return int(sale.terms["shards"])
+
+
+def flash_sale_sold_out() -> Problem:
+    return conflict("FLASH_SALE_SOLD_OUT", "The flash sale has sold all its units; it ends at its window's end.")
 
 
 def quote_for(request: QuoteRequest) -> Quote:

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from kayisu.clock import now
+from kayisu.config import get_settings
 from kayisu.errors import FieldError, Problem, not_found, validation_error
 from kayisu.pagination import decode_cursor, encode_cursor
 from kayisu.promotions import rules
@@ -19,10 +20,11 @@ from kayisu.promotions.schemas import (
     RunningPromotions,
 )
 from kayisu.store import promotions as store
+from kayisu.store import sales
 
 PAGE = 50
 CURSOR_FORM = re.compile(r"^prm_[0-9a-f]{20}$")
-NOT_YET = {"flash_sale", "group_buy"}  # issue 18: accepted by the contract, built next
+NOT_YET = {"group_buy"}  # issue 18: accepted by the contract, built next
 
 
 def unknown_promotion(promotion_id: str) -> Problem:
@@ -39,32 +41,51 @@ def view(item: store.PromotionItem) -> Promotion:
         starts_at=item.starts_at,
         ends_at=item.ends_at,
         tiers=[ReductionTier.model_validate(t) for t in tiers] if tiers is not None else None,
+        price=item.terms.get("price"),
+        quantity=item.terms.get("quantity"),
+        max_per_email=item.terms.get("max_per_email"),
         status=item.status,
     )
+
+
+def _with_sold(item: store.PromotionItem) -> Promotion:
+    shown = view(item)
+    if item.promotion_kind == rules.FLASH_SALE:
+        left = sales.left(str(item.promotion_id), int(item.terms["shards"]))
+        shown.sold = int(item.terms["quantity"]) - sum(left.values())
+    return shown
 
 
 def create(data: PromotionCreate) -> Promotion:
     if data.kind in NOT_YET:
         raise validation_error([FieldError("kind", f"{data.kind} promotions are not available yet")])
+    terms: dict[str, Any] = {"tiers": [t.model_dump() for t in data.tiers or ()]}
+    at = now()
+    promotion_id = store.new_id(at)
+    if data.kind == rules.FLASH_SALE:
+        assert data.quantity is not None  # the schema requires it for a flash sale
+        shards = sales.create_shards(promotion_id, data.quantity, get_settings().stock_shards)
+        terms = {"price": data.price, "quantity": data.quantity, "max_per_email": data.max_per_email, "shards": shards}
     item = store.new_promotion(
-        now(),
+        at,
+        promotion_id,
         promotion_kind=data.kind,
         name=data.name,
         skus=set(data.skus) if data.skus else None,
         starts_at=data.starts_at,
         ends_at=data.ends_at,
-        terms={"tiers": [t.model_dump() for t in data.tiers or ()]},
+        terms=terms,
         status="active",
     )
     store.insert(item)
-    return view(item)
+    return _with_sold(item)
 
 
 def get(promotion_id: str) -> Promotion:
     item = store.load(promotion_id)
     if item is None:
         raise unknown_promotion(promotion_id)
-    return view(item)
+    return _with_sold(item)
 
 
 def update(promotion_id: str, change: PromotionUpdate) -> Promotion:

@@ -41,11 +41,19 @@ class PromotionCreate(BaseModel):
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     tiers: Tiers | None = None
+    price: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT, description="flash sale: the unit price")] | None = None
+    quantity: Annotated[StrictInt, Field(ge=1, le=10_000_000, description="flash sale: units in all")] | None = None
+    max_per_email: Annotated[StrictInt, Field(ge=1, le=10_000)] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> PromotionCreate:
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
+        if self.kind == "flash_sale":
+            if self.skus is None or len(self.skus) != 1:
+                raise ValueError("skus: a flash sale is of one SKU")
+            if self.price is None or self.quantity is None:
+                raise ValueError("price and quantity: a flash sale needs both")
         if self.kind == "full_reduction":
             if self.tiers is None:
                 raise ValueError("tiers: a full reduction needs at least one tier")
@@ -74,6 +82,12 @@ class Promotion(BaseModel):
     starts_at: Timestamp
     ends_at: Timestamp
     tiers: list[ReductionTier] | None = None
+    price: int | None = None
+    quantity: int | None = None
+    max_per_email: int | None = None
+    sold: int | None = Field(
+        default=None, description="flash sale (operators): units taken by orders, unpaid ones included"
+    )
     status: PromotionStatus
 
 

@@ -28,12 +28,14 @@ PROMOTIONS_PK = "PROMOTIONS"
 
 class PromotionItem(PromotionsItem, discriminator="promotion"):
     promotion_id = UnicodeAttribute()
-    promotion_kind = UnicodeAttribute()  # full_reduction (flash_sale, group_buy: not yet)
+    promotion_kind = UnicodeAttribute()  # full_reduction | flash_sale (group_buy: not yet)
     name = UnicodeAttribute(default="")
     skus = UnicodeSetAttribute(null=True)  # absent: shop-wide
     starts_at = UTCDateTimeAttribute()
     ends_at = UTCDateTimeAttribute()
-    terms = JSONAttribute()  # the kind's own terms, e.g. {"tiers": [{"min_spend", "off"}]}
+    # The kind's own terms: {"tiers": [{"min_spend", "off"}]}, or a flash sale's {"price",
+    # "quantity", "max_per_email", "shards"} (its counters: kayisu.store.sales).
+    terms = JSONAttribute()
     status = UnicodeAttribute()  # active | disabled
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
@@ -58,8 +60,7 @@ def promotion_sk(promotion_id: str) -> str:
     return f"PROMOTION#{promotion_id}"
 
 
-def new_promotion(at: datetime, **fields: Any) -> PromotionItem:
-    promotion_id = new_id(at)
+def new_promotion(at: datetime, promotion_id: str, **fields: Any) -> PromotionItem:
     return PromotionItem(
         PROMOTIONS_PK,
         promotion_sk(promotion_id),

@@ -3,6 +3,7 @@ payment attached to it afterwards, or the order withdrawn when no payment could 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -10,8 +11,9 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
 from kayisu.orders.status import OrderStatus
+from kayisu.store import sales
 from kayisu.store.coupons import CouponItem, take_use
-from kayisu.store.orders.items import LimitItem, OrderItem, order_event, release_coupon, release_limits
+from kayisu.store.orders.items import LimitItem, OrderItem, order_event, release_coupon, release_limits, release_sale
 from kayisu.store.orders.keys import LIMIT_SK, ORDER_SK, created_keys, email_keys, order_pk, pending_keys
 from kayisu.store.stock import Stock, move_stock
 from kayisu.store.txn import Cancelled, Transaction
@@ -27,6 +29,20 @@ class ShardsShort(Exception):
 
 class LimitReached(Exception):
     pass
+
+
+class SaleShort(Exception):
+    """A flash sale's shard no longer had the units this order counted on."""
+
+
+@dataclass(frozen=True)
+class SaleTake:
+    """The flash-sale units an order takes: from which shards, for which buyer's count."""
+
+    promotion_id: str
+    plan: dict[int, int]
+    buyer: str | None
+    max_per_email: int | None
 
 
 class CouponRefused(Exception):
@@ -67,13 +83,16 @@ def place_order(
     units_most: int | None = None,
     coupon: CouponItem | None = None,
     buyer: str | None = None,
+    sale: SaleTake | None = None,
 ) -> None:
     """Creates the order and reserves its stock in one transaction: the order exists if and only
     if its stock was reserved and it fits its pending-order limits: each of `limits` counts
     orders (`pending < most`), `order.units_limit_key` counts units (`pending + quantity <=
     units_most`). A withdrawn order of the same id (an Idempotency-Key's earlier attempt) is
     replaced. With `coupon`, the order takes one of its uses (and one of `buyer`'s, if the
-    coupon counts them): CouponRefused if none is left."""
+    coupon counts them): CouponRefused if none is left. With `sale`, it takes the flash sale's
+    units from the shards planned: SaleShort if one had fewer left, LimitReached if the buyer
+    would pass the sale's `max_per_email`."""
     t = Transaction()
     t.put("order", order, condition=OrderItem.pk.does_not_exist() | (OrderItem.withdrawn == True))  # noqa: E712
     t.put(
@@ -100,6 +119,8 @@ def place_order(
         )
     if coupon is not None:
         take_use(t, coupon, buyer)
+    if sale is not None:
+        sales.take(t, sale.promotion_id, sale.plan, sale.buyer, int(order.quantity), sale.max_per_email)
     try:
         t.commit()
     except Cancelled as exc:
@@ -107,6 +128,8 @@ def place_order(
             raise OrderExists(order.order_id) from None
         if exc.any("shard:"):
             raise ShardsShort() from None
+        if exc.any("sale:"):
+            raise SaleShort() from None
         if "coupon" in exc.failed:
             raise CouponRefused("used_up") from None
         if "coupon_buyer" in exc.failed:
@@ -156,6 +179,7 @@ def withdraw_order(order: OrderItem, at: datetime) -> bool:
     ]
     actions += release_limits(t, order)
     actions += release_coupon(t, order, kept=False)
+    actions += release_sale(t, order, kept=False)
     t.update(
         "order",
         OrderItem(order.pk, ORDER_SK),
