@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -203,9 +204,13 @@ class EventSources:
             t.start()
 
     def stop(self) -> None:
+        """Asks every poller to stop and waits up to 5 s for them all together (not 5 s each: a
+        busy machine must not make Ctrl-C wait a minute); a poller still in a function is a
+        daemon thread and ends with the process."""
         self.stopping.set()
+        deadline = time.monotonic() + 5
         for t in self.threads:
-            t.join(timeout=5)
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def find_schedule(self, name: str) -> ScheduleMapping | None:
         """The schedule event called `name`, or the one schedule of the function called `name`.

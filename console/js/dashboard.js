@@ -103,7 +103,7 @@ function seriesChart(echarts, el, series, currency, hourly) {
   const labels = series.map((p) => pointLabel(p, hourly));
   draw(echarts, el, {
     legend: { top: 0 },
-    xAxis: { type: 'category', data: labels },
+    xAxis: { type: 'category', data: labels, boundaryGap: true },
     yAxis: [
       { type: 'value', name: currency || t('dash.amount'), position: 'left' },
       { type: 'value', name: t('dash.count'), position: 'right', minInterval: 1 },
@@ -126,8 +126,10 @@ function pieChart(echarts, el, items, title) {
 function topChart(echarts, el, items) {
   const rows = [...items].reverse();
   draw(echarts, el, {
+    // A fixed label column: long product names are cut with an ellipsis, not off the canvas.
+    grid: { left: 168, right: 16, top: 8, bottom: 24 },
     xAxis: { type: 'value', minInterval: 1 },
-    yAxis: { type: 'category', data: rows.map((p) => p.name || p.sku) },
+    yAxis: { type: 'category', data: rows.map((p) => p.name || p.sku), axisLabel: { width: 156, overflow: 'truncate' } },
     series: [{ name: t('dash.units'), type: 'bar', data: rows.map((p) => Number(p.units ?? 0)) }],
   });
 }
@@ -286,7 +288,9 @@ async function render(ctx, slot, from, to) {
     );
   }
   if (Array.isArray(data.low_stock)) {
-    append(grid, card(t('dash.lowstock'), lowStockTable(data.low_stock)));
+    const section = card(t('dash.lowstock'), lowStockTable(data.low_stock));
+    section.classList.add('wide'); // three columns of SKUs and numbers do not fit a quarter
+    append(grid, section);
   }
   for (const drawChart of pending) drawChart();
 }

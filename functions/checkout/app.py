@@ -11,7 +11,7 @@ from kayisu.orders.schemas import Order, OrderCreate
 from kayisu.web import create_app, documented, json_response, lambda_handler, on_phone, public_base, source_ip
 
 # What this function needs set: a missing one fails the cold start, not the first call.
-require("catalog_table", "orders_table", "cards_table", "stock_events_queue_url")
+require("catalog_table", "orders_table", "cards_table", "promotions_table", "stock_events_queue_url")
 
 app = create_app()
 

@@ -101,7 +101,9 @@ def running_stack(
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     # One-second ingest slices, so that batches really hand themselves on.
-    parameters = os.environ.get("KAYISU_TEST_PARAMETERS", "IngestSliceSeconds=1 AlertEmail=ops@example.com")
+    parameters = os.environ.get(
+        "KAYISU_TEST_PARAMETERS", "IngestSliceSeconds=1 AlertEmail=ops@example.com PromotionsCacheSeconds=0"
+    )
     with running_stack(tmp_path_factory.mktemp("kayisu-state"), ARTIFACTS / "local-stack.log", parameters) as state:
         yield state
 

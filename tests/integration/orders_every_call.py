@@ -95,6 +95,7 @@ def main() -> None:
     from kayisu.payments import sandbox
     from kayisu.payments.registry import provider
     from kayisu.store import cards
+    from kayisu.store import coupons as coupons_store
     from kayisu.store import orders as store
     from kayisu.web import metrics
     from tests.support import emulator_client, stage_batch
@@ -151,9 +152,20 @@ def main() -> None:
         return sku, [digester.digest(code) for code in codes]  # the cards' keys
 
     def shopper(sku: str) -> tuple[OrderCreate, str]:
-        """An order body with an email and a source IP of its own (each has a pending limit)."""
+        """An order body with an email, a source IP (each has a pending limit) and a coupon
+        (whose use moves in the order's transactions) of its own."""
+        code = f"CHAOS{secrets.token_hex(6)}"
+        coupons_store.insert(
+            coupons_store.new_coupon(
+                code, now(), coupon_kind="percent", value=10, max_uses=5, max_uses_per_email=3, status="active"
+            )
+        )
         data = OrderCreate(
-            sku=sku, quantity=QUANTITY, email=f"chaos-{secrets.token_hex(6)}@example.com", payment_method="sandbox"
+            sku=sku,
+            quantity=QUANTITY,
+            email=f"chaos-{secrets.token_hex(6)}@example.com",
+            payment_method="sandbox",
+            coupon=code,
         )
         ip = "10." + ".".join(str(b) for b in secrets.token_bytes(3))
         return data, ip
@@ -221,6 +233,9 @@ def main() -> None:
                     "transaction_id": text(item, "transaction_id"),
                     "refund_id": text(item, "refund_id"),
                     "open_index": text(item, "gsi2pk"),
+                    "late": bool(item.get("late", {}).get("BOOL", False)),
+                    "coupon_id": text(item, "coupon_id"),
+                    "coupon_use": text(item, "coupon_use"),
                 }
             )
         # The sandbox derives its refund id from the order: any refund of these orders is found.
@@ -279,9 +294,26 @@ def main() -> None:
                 TableName=resources["OrdersTable"], Key={"pk": {"S": key}, "sk": {"S": "LIMIT"}}, ConsistentRead=True
             )
             limits[kind] = number(got_limit.get("Item", {}), "pending")
+        assert data.coupon is not None
+        coupon_id = coupons_store.coupon_id_of(data.coupon)
+        coupon_pk = {"S": coupons_store.coupon_pk(coupon_id)}
+        coupon = ddb.get_item(
+            TableName=resources["PromotionsTable"], Key={"pk": coupon_pk, "sk": {"S": "COUPON"}}, ConsistentRead=True
+        )["Item"]
+        buyer = ddb.get_item(
+            TableName=resources["PromotionsTable"],
+            Key={"pk": coupon_pk, "sk": {"S": coupons_store.buyer_sk(email_identity(data.email))}},
+            ConsistentRead=True,
+        ).get("Item", {})
         return {
             "sku": sku,
             "stocked": stocked,
+            "coupon": {
+                "coupon_id": coupon_id,
+                "taken": number(coupon, "taken"),
+                "used": number(coupon, "used"),
+                "buyer": number(buyer, "taken"),
+            },
             "orders": orders,
             "payments": payments,
             "shards": shards,

@@ -31,7 +31,13 @@ def new_codes(n: int, prefix: str = "MP") -> list[str]:
 
 
 def order(
-    public: Api, sku: str, quantity: int = 1, email: str | None = None, ip: str | None = None, **headers: str
+    public: Api,
+    sku: str,
+    quantity: int = 1,
+    email: str | None = None,
+    ip: str | None = None,
+    coupon: str | None = None,
+    **headers: str,
 ) -> requests.Response:
     send = {"X-Forwarded-For": ip or f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250)}"}
     send.update({k.replace("_", "-"): v for k, v in headers.items()})
@@ -41,6 +47,8 @@ def order(
         "email": email or f"buyer-{secrets.token_hex(4)}@example.com",
         "payment_method": "sandbox",
     }
+    if coupon is not None:
+        body["coupon"] = coupon
     return public.post("/v1/orders", body, headers=send)
 
 

@@ -125,8 +125,9 @@ def money_path(stack: dict[str, Any], operator: Api, public: Api, sku: str) -> N
     """Order, pay on the sandbox page, deliver, read; admin reads and refunds; the sweeper
     expires an order, re-requests a lost fulfilment and alerts on a dead letter; a late payment."""
     product = f"{sku}-M"
-    stocked_product(operator, product, new_codes(4))
-    placed = order(public, product, quantity=1).json()
+    stocked_product(operator, product, new_codes(5))
+    coupon = coupons(operator, public, product)
+    placed = order(public, product, quantity=1, coupon=coupon).json()
     assert requests.get(placed["payment"]["pay_url"], timeout=30).status_code == 200
     assert requests.post(placed["payment"]["pay_url"], data={"action": "pay"}, timeout=30).status_code == 200
     # The admin view opens the batch key first: each function must use its own grant.
@@ -141,7 +142,7 @@ def money_path(stack: dict[str, Any], operator: Api, public: Api, sku: str) -> N
     assert checked.json()["provider_status"] == "unknown", checked.text  # the sandbox keeps no record
     assert operator.post(f"/v1/admin/orders/{placed['order_id']}/refund", {"reason": "tour"}).status_code == 200
 
-    expiring = order(public, product, quantity=1).json()
+    expiring = order(public, product, quantity=1, coupon=coupon).json()
     aws(stack, "sqs").send_message(QueueUrl=stack["resources"]["FulfilmentDLQ"], MessageBody="{}")
     in_16_minutes = (datetime.now(UTC) + timedelta(minutes=16)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert run_schedule(stack, "SweeperFunction", in_16_minutes)["result"]["expired"] >= 1
@@ -149,7 +150,7 @@ def money_path(stack: dict[str, Any], operator: Api, public: Api, sku: str) -> N
     assert pay(stack, expiring).status_code == 200  # late: taken from what is available
     wait_for(public, expiring)
 
-    stuck = order(public, product, quantity=1).json()
+    stuck = order(public, product, quantity=1, coupon=coupon).json()
     paid_then_crashed(stack, stuck)
     assert run_schedule(stack, "SweeperFunction")["result"]["requeued"] >= 1
     wait_for(public, stuck)
@@ -158,6 +159,43 @@ def money_path(stack: dict[str, Any], operator: Api, public: Api, sku: str) -> N
     refund_decided_then_crashed(stack, stuck["order_id"])
     assert run_schedule(stack, "SweeperFunction")["result"]["requeued"] >= 1
     wait_for(public, stuck, status="refunded")
+
+    # Refunded by an operator while paid and not yet delivered: the coupon's use is kept then.
+    undelivered = order(public, product, quantity=1, coupon=coupon).json()
+    paid_then_crashed(stack, undelivered)
+    assert operator.post(f"/v1/admin/orders/{undelivered['order_id']}/refund", {"reason": "tour"}).status_code == 200
+
+
+def coupons(operator: Api, public: Api, sku: str) -> str:
+    """Operators issue, list, read and change a coupon and a promotion; a shopper sees the
+    promotions and quotes with the coupon. The coupon's code."""
+    code = f"TOUR{time.monotonic_ns()}"
+    made = operator.post("/v1/admin/coupons", {"code": code, "kind": "percent", "value": 10, "max_uses_per_email": 50})
+    assert made.status_code == 201, made.text
+    coupon_id = made.json()["coupon_id"]
+    assert operator.get("/v1/admin/coupons").status_code == 200
+    assert operator.get(f"/v1/admin/coupons/{coupon_id}").status_code == 200
+    assert operator.put(f"/v1/admin/coupons/{coupon_id}", {"min_spend": 0}).status_code == 200
+    soon = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    began = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    reduction = {"kind": "full_reduction", "skus": [sku], "starts_at": began, "ends_at": soon}
+    promotion = operator.post("/v1/admin/promotions", {**reduction, "tiers": [{"min_spend": 10_000, "off": 1}]})
+    assert promotion.status_code == 201, promotion.text
+    promotion_id = promotion.json()["promotion_id"]
+    assert operator.get("/v1/admin/promotions").status_code == 200
+    assert operator.get(f"/v1/admin/promotions/{promotion_id}").status_code == 200
+    assert operator.put(f"/v1/admin/promotions/{promotion_id}", {"name": "tour"}).status_code == 200
+    assert public.get("/v1/promotions").status_code == 200
+    sale = {"kind": "flash_sale", "skus": [f"{sku}-F"], "starts_at": began, "ends_at": soon, "price": 50}
+    flash = operator.post("/v1/admin/promotions", {**sale, "quantity": 5, "max_per_email": 2})
+    assert flash.status_code == 201, flash.text
+    assert operator.get(f"/v1/admin/promotions/{flash.json()['promotion_id']}").json()["sold"] == 0
+    stocked_product(operator, f"{sku}-F", new_codes(1))
+    assert public.post("/v1/quotes", {"sku": f"{sku}-F", "quantity": 1}).json()["unit_price"] == 50
+    assert order(public, f"{sku}-F", quantity=1).status_code == 201
+    quoted = public.post("/v1/quotes", {"sku": sku, "quantity": 1, "coupon": code.lower(), "email": "tour@example.com"})
+    assert quoted.status_code == 200, quoted.text
+    return code
 
 
 @pytest.fixture(scope="module")

@@ -20,11 +20,12 @@ from tests.support import run_as_function
 QUANTITY = 2
 CARDS = 6
 CONCURRENT_ROUNDS = 3
-# The fewest AWS calls each operation can make (architecture.md: checkout 2, webhook 2,
-# fulfil 3 and the mail): a clean run that made fewer would have skipped part of the path.
+AMOUNT = 990 * QUANTITY - 990 * QUANTITY // 10  # each order uses a 10 % coupon of its own
+# The fewest AWS calls each operation can make (architecture.md: checkout 2 and 1 for a coupon,
+# webhook 2, fulfil 3 and the mail): a clean run that made fewer would have skipped part of the path.
 FEWEST_CALLS = {
-    "checkout": 2,
-    "checkout_repeat": 2,
+    "checkout": 3,  # the coupon, the product's stock, the order's transaction
+    "checkout_repeat": 3,
     "webhook": 2,
     "late_webhook": 3,
     "webhook_repeat": 2,
@@ -153,7 +154,7 @@ def test_promise_2_a_paid_order_ends_with_exactly_its_cards_or_refunded(scenario
         order = the_order(s)
         assert (order["status"], order["cards"], order["open_index"]) == ("refunded", [], None), where(s)
         refunds = [p for p in s["payments"] if p["outcome"] == "refund"]
-        assert [(r["order_id"], r["amount"]) for r in refunds] == [(order["order_id"], 990 * QUANTITY)], where(s)
+        assert [(r["order_id"], r["amount"]) for r in refunds] == [(order["order_id"], AMOUNT)], where(s)
         assert not str(s["outcomes"][-1]).startswith("error"), where(s)
         other = [o for o in s["orders"] if o["order_id"] != s["order_id"]]
         assert [(o["status"], sum(o["reservation"].values())) for o in other] == [("pending_payment", 2)], where(s)
@@ -186,7 +187,7 @@ def test_promise_5_a_provider_transaction_pays_one_order_once(scenarios: list[Sc
         late = s["phase"] in ("late_webhook", "late_fulfil", "refund")
         expected = [(f"TXN#sandbox#{s['transaction_id']}", order["order_id"], "late" if late else "paid")]
         assert [(p["pk"], p["order_id"], p["outcome"]) for p in paid] == expected, where(s)
-        assert paid[0]["amount"] == 990 * QUANTITY, where(s)
+        assert paid[0]["amount"] == AMOUNT, where(s)
         assert order["transaction_id"] == s["transaction_id"], where(s)
     for s in of(scenarios, *WEBHOOK):
         assert s["acks"][-1] == "paid", where(s)  # the provider's repeats are answered 2xx at last
@@ -211,3 +212,29 @@ def test_a_refunded_shopper_is_told_even_when_the_first_attempt_died_after_the_r
 ) -> None:
     for s in of(scenarios, "refund"):
         assert s["mails"] >= 1, where(s)
+
+
+def coupon_uses(order: dict[str, Any]) -> tuple[int, int]:
+    """(taken, used) an order should account for on its coupon (docs/pricing.md, Coupons)."""
+    status = order["status"]
+    if status == "pending_payment":
+        return 1, 0
+    if status == "expired":
+        return 0, 0  # given back
+    if status == "paid":
+        return (0, 0) if order["late"] else (1, 0)  # a late payment takes it again once kept
+    return 1, 1  # delivered, or refunded after payment: kept
+
+
+def test_a_coupons_uses_follow_its_orders_whatever_failed_and_was_retried(scenarios: list[Scenario]) -> None:
+    """Every scenario's order used a coupon of its own: its counters are what the order's state
+    says, exactly, after every failure and retry (promise 1 for the coupon's uses)."""
+    for s in scenarios:
+        mine = [o for o in s["orders"] if o["coupon_id"] == s["coupon"]["coupon_id"]]
+        assert mine, where(s)
+        taken = sum(coupon_uses(o)[0] for o in mine)
+        used = sum(coupon_uses(o)[1] for o in mine)
+        assert (s["coupon"]["taken"], s["coupon"]["used"], s["coupon"]["buyer"]) == (taken, used, taken), (
+            where(s),
+            mine,
+        )

@@ -133,6 +133,7 @@ def test_an_order_at_235959_and_one_at_000000_shanghai_land_in_different_days(
     )
     assert row["transaction_id"].startswith("txn_")
     assert row["refund_id"] == ""
+    assert (row["subtotal"], row["discount_amount"], row["discounts"]) == ("1990", "0", "")
     for report in (on_14th, on_15th):
         assert [(t["provider"], t["payments"], t["payment_amount"], t["net_amount"]) for t in report["total"]] == [
             ("sandbox", "1", "1990", "1990"),
@@ -148,6 +149,25 @@ def test_an_order_at_235959_and_one_at_000000_shanghai_land_in_different_days(
     run_at(stack, "MonthlyReport", "2026-04-01T00:30:00")
     month = sections(download(finance, "monthly-2026-03"))
     assert month["total"][-1]["payments"] == "2"
+
+
+def test_each_movement_shows_its_orders_subtotal_and_discounts(
+    stack: dict[str, Any], public: Api, operator: Api, finance: Api, new_sku: str
+) -> None:
+    stocked_product(operator, new_sku, new_codes(5), price=1000, max_per_order=5)
+    tiers = [{"min_quantity": 5, "price": 800}]
+    assert operator.put(f"/v1/admin/products/{new_sku}", {"price_tiers": tiers}).status_code == 200
+    placed: dict[str, Any] = order(public, new_sku, 5).json()
+    assert pay(stack, placed).status_code == 200
+    wait_for(public, placed)
+    assert operator.post(f"/v1/admin/orders/{placed['order_id']}/refund", {"reason": "test"}).status_code == 200
+    backdate(stack, placed, shanghai("2026-05-20T12:00:00"))
+    run_at(stack, "DailyReport", "2026-05-21T00:10:00")
+    rows = {r["type"]: r for r in sections(download(finance, "daily-2026-05-20"))["movement"]}
+    for kind in ("payment", "refund"):
+        row = rows[kind]
+        assert (row["amount"], row["subtotal"], row["discount_amount"]) == ("4000", "5000", "1000")
+        assert row["discounts"] == "tier:min_quantity_5=1000"
 
 
 def test_refunds_and_the_net_per_provider(

@@ -22,6 +22,7 @@ class Settings(BaseModel):
     partners_table: str = ""
     idempotency_table: str = ""
     dashboard_table: str = Field(default="", description="the dashboard's counters")
+    promotions_table: str = Field(default="", description="coupons and promotions, with their use counters")
     cards_bucket: str = ""
     reports_bucket: str = ""
     alerts_topic_arn: str = ""
@@ -42,6 +43,7 @@ class Settings(BaseModel):
     alipay_secret_arn: str = ""
     stripe_secret_arn: str = ""
     provider_secrets_max_age: int = Field(default=300, ge=0)
+    promotions_max_age: int = Field(default=10, ge=0, description="seconds a container keeps the promotions it read")
     sender_email: str = "shop@kayisu.local"
     storefront_url: str = ""
     fulfilment_dlq_url: str = ""

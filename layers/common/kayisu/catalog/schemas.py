@@ -24,6 +24,25 @@ AlertThreshold = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Description = Annotated[str, Field(max_length=5000)]
 ProductStatus = Literal["active", "inactive"]
+MAX_PRICE_TIERS = 10
+
+
+class PriceTier(BaseModel):
+    """Wholesale (CONTRACT §8): `price` per unit for an order of `min_quantity` units or more."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_quantity: Annotated[StrictInt, Field(ge=2, le=64, description="the order's quantity from which it applies")]
+    price: Price
+
+
+def _tiers(value: list[PriceTier] | None) -> list[PriceTier] | None:
+    if value is not None and len({t.min_quantity for t in value}) != len(value):
+        raise ValueError("each min_quantity may appear once")
+    return None if value is None else sorted(value, key=lambda t: t.min_quantity)
+
+
+PriceTiers = Annotated[list[PriceTier], Field(max_length=MAX_PRICE_TIERS)]
 
 
 class StockStatus(StrEnum):
@@ -45,6 +64,7 @@ class ProductCreate(BaseModel):
     name: Name
     description: Description = ""
     price: Price
+    price_tiers: PriceTiers = []
     currency: str = "CNY"
     cost: Cost | None = None
     max_per_order: MaxPerOrder = 10
@@ -52,6 +72,7 @@ class ProductCreate(BaseModel):
     status: ProductStatus = "active"
 
     _check_currency = field_validator("currency")(_currency)
+    _check_tiers = field_validator("price_tiers")(_tiers)
 
 
 class ProductUpdate(BaseModel):
@@ -62,6 +83,7 @@ class ProductUpdate(BaseModel):
     name: Name | None = None
     description: Description | None = None
     price: Price | None = None
+    price_tiers: PriceTiers | None = Field(default=None, description="replaces the tiers; [] removes them")
     currency: str | None = None
     cost: Cost | None = None
     max_per_order: MaxPerOrder | None = None
@@ -73,6 +95,8 @@ class ProductUpdate(BaseModel):
     def _check_currency(cls, value: str | None) -> str | None:
         return None if value is None else _currency(value)
 
+    _check_tiers = field_validator("price_tiers")(_tiers)
+
 
 class Product(BaseModel):
     """What shoppers see."""
@@ -81,6 +105,7 @@ class Product(BaseModel):
     name: str
     description: str
     price: int
+    price_tiers: list[PriceTier] = Field(default_factory=list, description="wholesale prices by quantity")
     currency: str
     available: int
     stock_status: StockStatus

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kayisu.catalog.schemas import (
     AdminProduct,
+    PriceTier,
     Product,
     ProductCreate,
     ProductUpdate,
@@ -13,6 +14,8 @@ from kayisu.catalog.schemas import (
 from kayisu.clock import now
 from kayisu.errors import Problem, conflict, not_found
 from kayisu.payments.registry import enabled_methods
+from kayisu.pricing.quote import Listing
+from kayisu.pricing.quote import PriceTier as QuoteTier
 from kayisu.store import catalog as store
 
 
@@ -28,6 +31,16 @@ def unknown_sku(sku: str) -> Problem:
     return not_found("UNKNOWN_SKU", f"There is no product with SKU {sku!r}.")
 
 
+def price_tiers(product: store.ProductItem) -> list[PriceTier]:
+    return [PriceTier.model_validate(t) for t in product.price_tiers or ()]
+
+
+def listing(product: store.ProductItem) -> Listing:
+    """What the pricing function reads of a product."""
+    tiers = tuple(QuoteTier(t.min_quantity, t.price) for t in price_tiers(product))
+    return Listing(product.sku, int(product.price), product.currency, tiers)
+
+
 def _public(entry: store.ProductWithStock) -> Product:
     p = entry.product
     available = entry.stock.available
@@ -36,6 +49,7 @@ def _public(entry: store.ProductWithStock) -> Product:
         name=p.name,
         description=p.description,
         price=int(p.price),
+        price_tiers=price_tiers(p),
         currency=p.currency,
         available=available,
         stock_status=stock_status(available, int(p.alert_threshold)),

@@ -20,6 +20,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from kayisu.buyers.identity import email_identity
+from kayisu.orders.status import OrderStatus
 from kayisu.store.orders import OrderItem, OrdersItem, PaymentItem, RefundItem
 
 Counts = dict[str, dict[str, int]]  # counter item (its key) -> attribute -> amount
@@ -70,7 +71,7 @@ def buyer_shard(digest: str) -> int:
 
 def sold(order: OrderItem) -> bool:
     """Paid and not refunded: a sale (delivered or on its way; a refund that failed leaves it sold)."""
-    return order.paid_at is not None and order.status != "refunded"
+    return order.paid_at is not None and order.status != OrderStatus.REFUNDED
 
 
 def _add(counts: Counts, key: str, name: str, amount: int) -> None:
@@ -93,9 +94,9 @@ def of_order(order: OrderItem, zone: ZoneInfo) -> Counts:
     _add(counts, day, hourly(ORDERS, created.hour), 1)
     _add(counts, day, attribute(STATUS, str(order.status)), 1)
     if order.paid_at is not None:
-        _add(counts, day, attribute(FUNNEL, "paid"), 1)
+        _add(counts, day, attribute(FUNNEL, OrderStatus.PAID), 1)
     if order.delivered_at is not None:
-        _add(counts, day, attribute(FUNNEL, "delivered"), 1)
+        _add(counts, day, attribute(FUNNEL, OrderStatus.DELIVERED), 1)
     if not sold(order):
         return counts
     amount, quantity, currency = int(order.amount), int(order.quantity), str(order.currency)

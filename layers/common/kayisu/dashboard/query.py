@@ -25,7 +25,7 @@ from kayisu.dashboard.schemas import (
     TopProduct,
 )
 from kayisu.errors import FieldError, validation_error
-from kayisu.orders.status import ORDER_STATUSES
+from kayisu.orders.status import ORDER_STATUSES, OrderStatus
 from kayisu.reports.periods import business_zone
 from kayisu.store import catalog as catalog_store
 from kayisu.store import dashboard as store
@@ -214,7 +214,9 @@ def dashboard(from_: str, to: str) -> Dashboard:
             if s.orders > 0
         ],
         buyers=_buyers([v for k, v in found.items() if k.startswith("BUYERS#")]),
-        funnel=Funnel(created=tally.created, paid=tally.funnel["paid"], delivered=tally.funnel["delivered"]),
+        funnel=Funnel(
+            created=tally.created, paid=tally.funnel[OrderStatus.PAID], delivered=tally.funnel[OrderStatus.DELIVERED]
+        ),
         profit=_profit({k: v for k, v in tally.skus.items() if v.orders > 0}),
         low_stock=sorted(
             (

@@ -24,6 +24,7 @@ from kayisu.buyers.identity import email_identity
 from kayisu.catalog.service import unknown_sku
 from kayisu.clock import now
 from kayisu.config import get_settings
+from kayisu.coupons.rules import coupon_invalid
 from kayisu.errors import FieldError, Problem, validation_error
 from kayisu.observability import logger, metrics
 from kayisu.orders.problems import out_of_stock, provider_unavailable, rate_limited, try_again, unknown_order
@@ -34,8 +35,12 @@ from kayisu.orders.tokens import new_token, owns
 from kayisu.orders.views import summary_fields
 from kayisu.payments.provider import PaymentInstructions, PaymentProvider, PaymentRequest, ProviderError
 from kayisu.payments.registry import enabled_methods, provider
+from kayisu.pricing.schemas import stored
+from kayisu.pricing.service import Priced, flash_sale_sold_out, price
 from kayisu.store import catalog as catalog_store
+from kayisu.store import coupons as coupons_store
 from kayisu.store import orders as store
+from kayisu.store import sales as sales_store
 from kayisu.store.txn import back_off
 
 PLACE_ATTEMPTS = 8
@@ -121,15 +126,15 @@ def place(
         if entry is None or entry.product.status != "active":
             raise unknown_sku(data.sku)
         product = entry.product
-        if data.quantity > int(product.max_per_order):
-            raise validation_error([FieldError("quantity", f"at most {int(product.max_per_order)} per order")])
+        # The order's amount is its quote (CONTRACT §8); the coupon's use is taken below.
+        priced = price(product, data.quantity, data.coupon)
         before, threshold = sum(entry.shards.values()), int(product.alert_threshold)
         if before > threshold:
             seen_above(data.sku, entry.alert_disarmed_after)  # restocked since the alert fired: arm it again
         reservation = choose_shards(entry.shards, data.quantity)
         at = now()
         expires = at + timedelta(minutes=settings.order_ttl_minutes)
-        amount = int(product.price) * data.quantity
+        amount = priced.quote.amount
         request = PaymentRequest(
             order_id,
             amount,
@@ -154,8 +159,10 @@ def place(
         # URL); otherwise once the order holds its stock and limits (_pay_for).
         instructions = None if gateway.remote_create else _create_payment(gateway, request)
         # Limits compare one buyer however the address is spelled; the order keeps it as typed.
+        buyer = email_identity(data.email)
+        sale = _sale_take(priced, data.quantity, buyer)
         limits = {
-            store.limit_key("EMAIL", email_identity(data.email)): settings.max_pending_orders_per_email,
+            store.limit_key("EMAIL", buyer): settings.max_pending_orders_per_email,
             store.limit_key("IP", source_ip): settings.max_pending_orders_per_ip,
         }
         item = store.new_order(
@@ -167,6 +174,10 @@ def place(
             sku=data.sku,
             quantity=data.quantity,
             amount=amount,
+            subtotal=priced.quote.subtotal,
+            discounts=stored(priced.quote),
+            **_coupon_fields(priced, buyer),
+            **_sale_fields(sale),
             currency=product.currency,
             unit_cost=int(product.cost) if product.cost is not None else None,
             limit_keys=list(limits),
@@ -182,18 +193,22 @@ def place(
             api_base=api_base or None,
         )
         try:
-            store.place_order(item, reservation, limits, settings.max_pending_units_per_ip_per_sku)
+            store.place_order(
+                item, reservation, limits, settings.max_pending_units_per_ip_per_sku, priced.coupon, buyer, sale
+            )
         except store.OrderExists:
             repeat = _repeat(order_id, digest, gateway, request)
             if repeat is None:  # pragma: no cover - the order was there a moment ago
                 raise
             return repeat, False
-        except store.ShardsShort:
+        except (store.ShardsShort, store.SaleShort):
             metrics.add_metric(name="ReservationRetries", unit="Count", value=1)
             back_off(_attempt)
-            continue  # someone took that stock first: look again
+            continue  # someone took that stock (or the sale's units) first: look again
         except store.LimitReached:
             raise rate_limited() from None
+        except store.CouponRefused as refused:
+            raise coupon_invalid(refused.reason) from None
         if instructions is None:
             item = _pay_for(gateway, request, item, placed_now=True)
         metrics.add_metric(name="OrdersCreated", unit="Count", value=1)
@@ -202,6 +217,44 @@ def place(
         return as_order(item, token=token), True
     # Stock was there each time but others kept taking it first: not out of stock, just busy.
     raise try_again("Many shoppers are buying this right now; please try again.")
+
+
+def _coupon_fields(priced: Priced, buyer: str) -> dict[str, str | None]:
+    """What the order keeps of the coupon whose use it takes (kayisu.store.coupons)."""
+    coupon = priced.coupon
+    if coupon is None:
+        return {}
+    counted = coupon.max_uses_per_email is not None
+    return {
+        "coupon_id": str(coupon.coupon_id),
+        "coupon_buyer": coupons_store.buyer_sk(buyer) if counted else None,
+        "coupon_use": coupons_store.HELD,
+    }
+
+
+def _sale_take(priced: Priced, quantity: int, buyer: str) -> store.SaleTake | None:
+    """The flash-sale units this order takes, and from which of the sale's shards (409
+    FLASH_SALE_SOLD_OUT if they are gone)."""
+    if priced.sale is None or priced.sale_left is None:
+        return None
+    plan = choose_shards(priced.sale_left, quantity)
+    if plan is None:
+        raise flash_sale_sold_out()
+    most = priced.sale.terms.get("max_per_email")
+    return store.SaleTake(
+        str(priced.sale.promotion_id), plan, sales_store.buyer_key(buyer) if most else None, int(most) if most else None
+    )
+
+
+def _sale_fields(sale: store.SaleTake | None) -> dict[str, object]:
+    if sale is None:
+        return {}
+    return {
+        "sale_id": sale.promotion_id,
+        "sale_reservation": {str(k): v for k, v in sale.plan.items()},
+        "sale_buyer": sale.buyer,
+        "sale_use": coupons_store.HELD,
+    }
 
 
 def _report_crossing(sku: str) -> None:

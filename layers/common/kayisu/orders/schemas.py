@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 from kayisu.catalog.schemas import Sku
 from kayisu.clock import Timestamp
 from kayisu.orders.status import OrderStatus
+from kayisu.pricing.schemas import CouponCode, Discount
 
 
 def mask_email(email: str) -> str:
@@ -23,6 +24,7 @@ class OrderCreate(BaseModel):
     quantity: Annotated[StrictInt, Field(ge=1, le=64)]
     email: Annotated[str, Field(min_length=3, max_length=254)]
     payment_method: Annotated[str, Field(min_length=1, max_length=32)]
+    coupon: CouponCode | None = None
 
     @field_validator("email")
     @classmethod
@@ -53,6 +55,8 @@ class OrderSummary(BaseModel):
     status: OrderStatus
     sku: str
     quantity: int
+    subtotal: int  # list price × quantity (CONTRACT §8)
+    discounts: list[Discount]  # amount = subtotal − Σ discounts
     amount: int
     currency: str
     email: str  # masked

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kayisu.orders.schemas import Payment, mask_email
+from kayisu.pricing.schemas import Discount
 from kayisu.store.orders import OrderItem
 
 
@@ -15,6 +16,8 @@ def summary_fields(item: OrderItem) -> dict[str, Any]:
         "status": item.status,
         "sku": item.sku,
         "quantity": int(item.quantity),
+        "subtotal": int(item.subtotal) if item.subtotal is not None else int(item.amount),
+        "discounts": [Discount.model_validate(d) for d in item.discounts or ()],
         "amount": int(item.amount),
         "currency": item.currency,
         "email": mask_email(item.email),

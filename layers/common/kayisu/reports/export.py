@@ -50,6 +50,9 @@ MOVEMENT_HEADER = [
     "order_status",
     "outcome",
     "refund_status",  # refunds: succeeded | pending (the provider took it) | failed (no money went back)
+    "subtotal",  # the order's list price × quantity (CONTRACT §8)
+    "discount_amount",  # subtotal − the order's amount
+    "discounts",  # each step of its price: kind:id=amount, separated by ";"
 ]
 TOTALS_HEADER = [
     "section",
@@ -238,8 +241,18 @@ def _movement_row(
             status,
             outcome,
             refund_status,
+            *_pricing(order),
         ]
     )
+
+
+def _pricing(order: OrderItem | None) -> list[Any]:
+    """The subtotal, total discount and discounts of the order a movement belongs to."""
+    if order is None:
+        return ["", "", ""]
+    subtotal = int(order.subtotal) if order.subtotal is not None else int(order.amount)
+    steps = ";".join(f"{d['kind']}:{d['id']}={int(d['amount'])}" for d in order.discounts or ())
+    return [subtotal, subtotal - int(order.amount), steps]
 
 
 def _check_payment(issues: _Writer, seen: Reconciliation, p: PaymentItem, order: OrderItem | None) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from pynamodb.attributes import (
     BooleanAttribute,
     DiscriminatorAttribute,
+    JSONAttribute,
     NumberAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
@@ -42,6 +43,7 @@ class ProductItem(CatalogItem, discriminator="product"):
     price = NumberAttribute()
     currency = UnicodeAttribute()
     cost = NumberAttribute(null=True)  # what one unit costs us, minor units (operators only)
+    price_tiers = JSONAttribute(null=True)  # [{"min_quantity", "price"}], by min_quantity (CONTRACT §8)
     max_per_order = NumberAttribute()
     alert_threshold = NumberAttribute()
     status = UnicodeAttribute()

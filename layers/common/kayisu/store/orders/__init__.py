@@ -21,8 +21,11 @@ see docs/orders.md.
 from __future__ import annotations
 
 from kayisu.store.orders.checkout import (
+    CouponRefused,
     LimitReached,
     OrderExists,
+    SaleShort,
+    SaleTake,
     ShardsShort,
     add_token,
     attach_payment,
@@ -95,6 +98,7 @@ __all__ = [
     "AlreadyRecorded",
     "CardRedeemed",
     "CardsTaken",
+    "CouponRefused",
     "EventSeenItem",
     "LimitItem",
     "LimitReached",
@@ -110,6 +114,8 @@ __all__ = [
     "RefundPlan",
     "RefundUnknown",
     "RefundedCard",
+    "SaleShort",
+    "SaleTake",
     "ShardsShort",
     "StockGone",
     "add_token",

@@ -3,6 +3,7 @@ payment attached to it afterwards, or the order withdrawn when no payment could 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +11,9 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
 from kayisu.orders.status import OrderStatus
-from kayisu.store.orders.items import LimitItem, OrderItem, order_event, release_limits
+from kayisu.store import sales
+from kayisu.store.coupons import CouponItem, take_use
+from kayisu.store.orders.items import LimitItem, OrderItem, order_event, release_coupon, release_limits, release_sale
 from kayisu.store.orders.keys import LIMIT_SK, ORDER_SK, created_keys, email_keys, order_pk, pending_keys
 from kayisu.store.stock import Stock, move_stock
 from kayisu.store.txn import Cancelled, Transaction
@@ -26,6 +29,28 @@ class ShardsShort(Exception):
 
 class LimitReached(Exception):
     pass
+
+
+class SaleShort(Exception):
+    """A flash sale's shard no longer had the units this order counted on."""
+
+
+@dataclass(frozen=True)
+class SaleTake:
+    """The flash-sale units an order takes: from which shards, for which buyer's count."""
+
+    promotion_id: str
+    plan: dict[int, int]
+    buyer: str | None
+    max_per_email: int | None
+
+
+class CouponRefused(Exception):
+    """The coupon had no use left for this order: `reason` is a COUPON_INVALID reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def new_order(order_id: str, email: str, created_at: datetime, expires_at: datetime, **fields: Any) -> OrderItem:
@@ -52,13 +77,22 @@ def new_order(order_id: str, email: str, created_at: datetime, expires_at: datet
 
 
 def place_order(
-    order: OrderItem, reservation: dict[int, int], limits: dict[str, int], units_most: int | None = None
+    order: OrderItem,
+    reservation: dict[int, int],
+    limits: dict[str, int],
+    units_most: int | None = None,
+    coupon: CouponItem | None = None,
+    buyer: str | None = None,
+    sale: SaleTake | None = None,
 ) -> None:
     """Creates the order and reserves its stock in one transaction: the order exists if and only
     if its stock was reserved and it fits its pending-order limits: each of `limits` counts
     orders (`pending < most`), `order.units_limit_key` counts units (`pending + quantity <=
     units_most`). A withdrawn order of the same id (an Idempotency-Key's earlier attempt) is
-    replaced."""
+    replaced. With `coupon`, the order takes one of its uses (and one of `buyer`'s, if the
+    coupon counts them): CouponRefused if none is left. With `sale`, it takes the flash sale's
+    units from the shards planned: SaleShort if one had fewer left, LimitReached if the buyer
+    would pass the sale's `max_per_email`."""
     t = Transaction()
     t.put("order", order, condition=OrderItem.pk.does_not_exist() | (OrderItem.withdrawn == True))  # noqa: E712
     t.put(
@@ -83,6 +117,10 @@ def place_order(
             actions=[LimitItem.kind.set(LimitItem), LimitItem.pending.add(units)],
             condition=LimitItem.pending.does_not_exist() | (LimitItem.pending <= units_most - units),
         )
+    if coupon is not None:
+        take_use(t, coupon, buyer)
+    if sale is not None:
+        sales.take(t, sale.promotion_id, sale.plan, sale.buyer, int(order.quantity), sale.max_per_email)
     try:
         t.commit()
     except Cancelled as exc:
@@ -90,6 +128,12 @@ def place_order(
             raise OrderExists(order.order_id) from None
         if exc.any("shard:"):
             raise ShardsShort() from None
+        if exc.any("sale:"):
+            raise SaleShort() from None
+        if "coupon" in exc.failed:
+            raise CouponRefused("used_up") from None
+        if "coupon_buyer" in exc.failed:
+            raise CouponRefused("per_buyer_limit") from None
         raise LimitReached() from None
 
 
@@ -134,6 +178,8 @@ def withdraw_order(order: OrderItem, at: datetime) -> bool:
         OrderItem.gsi2sk.remove(),
     ]
     actions += release_limits(t, order)
+    actions += release_coupon(t, order, kept=False)
+    actions += release_sale(t, order, kept=False)
     t.update(
         "order",
         OrderItem(order.pk, ORDER_SK),

@@ -11,7 +11,7 @@ from pynamodb.expressions.update import Action
 
 from kayisu.orders.status import OrderStatus
 from kayisu.store.cards import CARD_SK, CardItem, CardRef, card_pk
-from kayisu.store.orders.items import OrderItem, OrderMoved, order_event, release_limits
+from kayisu.store.orders.items import OrderItem, OrderMoved, order_event, release_coupon, release_limits, release_sale
 from kayisu.store.orders.keys import ORDER_SK, order_pk
 from kayisu.store.stock import Stock, move_stock
 from kayisu.store.txn import Cancelled, Transaction
@@ -62,6 +62,8 @@ def deliver(order: OrderItem, cards: list[CardRef], from_reserved: bool, token_h
         OrderItem.gsi2sk.remove(),
     ]
     actions += release_limits(t, order)
+    actions += release_coupon(t, order, kept=True)
+    actions += release_sale(t, order, kept=True)
     t.update(
         "order",
         OrderItem(order.pk, ORDER_SK),

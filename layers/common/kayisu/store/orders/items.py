@@ -10,6 +10,7 @@ from datetime import datetime
 from pynamodb.attributes import (
     BooleanAttribute,
     DiscriminatorAttribute,
+    JSONAttribute,
     ListAttribute,
     NumberAttribute,
     UnicodeAttribute,
@@ -20,6 +21,8 @@ from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
 from kayisu.config import get_settings
+from kayisu.store import sales
+from kayisu.store.coupons import HELD, KEPT, RETURNED, give_back, keep
 from kayisu.store.orders.keys import LIMIT_SK, iso, order_pk
 from kayisu.store.txn import Transaction
 
@@ -39,6 +42,15 @@ class OrderItem(OrdersItem, discriminator="order"):
     sku = UnicodeAttribute()
     quantity = NumberAttribute()
     amount = NumberAttribute()
+    subtotal = NumberAttribute(null=True)  # list price × quantity; absent on orders placed before promotions: = amount
+    discounts = JSONAttribute(null=True)  # [{"kind", "id", "amount"}] of its quote (CONTRACT §8)
+    coupon_id = UnicodeAttribute(null=True)  # the coupon it used (kayisu.store.coupons)
+    coupon_buyer = UnicodeAttribute(null=True)  # its buyer's use counter of that coupon, if the coupon counts them
+    coupon_use = UnicodeAttribute(null=True)  # held | returned | kept: see release_coupon
+    sale_id = UnicodeAttribute(null=True)  # the flash sale whose price it has (kayisu.store.sales)
+    sale_reservation = JSONAttribute(null=True)  # {shard: units} taken from the sale's counters
+    sale_buyer = UnicodeAttribute(null=True)  # its buyer's units counter of the sale, if it counts them
+    sale_use = UnicodeAttribute(null=True)  # held | returned | kept: see release_sale
     currency = UnicodeAttribute()
     unit_cost = NumberAttribute(null=True)  # the product's `cost` when ordered (operators only: the dashboard's profit)
     email = UnicodeAttribute()
@@ -172,3 +184,38 @@ def release_limits(t: Transaction, order: OrderItem) -> list[Action]:
             f"limit:{units_key}", LimitItem(units_key, LIMIT_SK), actions=[LimitItem.pending.add(-int(order.quantity))]
         )
     return [OrderItem.holds_limit.set(False)]
+
+
+def release_coupon(t: Transaction, order: OrderItem, kept: bool) -> list[Action]:
+    """The order stops holding its coupon's use: given back (`kept` false: it expired or was
+    withdrawn, never paid) or kept (delivered, or refunded after payment). Once: the caller's
+    transaction is conditioned on the order's state, and `coupon_use` changes with it. A late
+    payment's order gave its use back when it expired and takes it again when kept."""
+    if order.coupon_id is None or order.coupon_use == KEPT:
+        return []
+    coupon_id, buyer = str(order.coupon_id), order.coupon_buyer
+    if not kept:
+        if order.coupon_use != HELD:
+            return []
+        give_back(t, coupon_id, buyer)
+        return [OrderItem.coupon_use.set(RETURNED)]
+    keep(t, coupon_id, already_taken=order.coupon_use == HELD, buyer=buyer)
+    return [OrderItem.coupon_use.set(KEPT)]
+
+
+def release_sale(t: Transaction, order: OrderItem, kept: bool) -> list[Action]:
+    """As release_coupon, for the flash-sale units the order took: given back when it expires
+    or is withdrawn, kept when delivered or refunded after payment (a late payment's units,
+    given back at expiry, are taken again then)."""
+    if order.sale_id is None or order.sale_use == KEPT:
+        return []
+    plan = {int(k): int(v) for k, v in (order.sale_reservation or {}).items()}
+    sale_id, buyer, units = str(order.sale_id), order.sale_buyer, int(order.quantity)
+    if not kept:
+        if order.sale_use != HELD:
+            return []
+        sales.give_back(t, sale_id, plan, buyer, units)
+        return [OrderItem.sale_use.set(RETURNED)]
+    if order.sale_use == RETURNED:
+        sales.give_back(t, sale_id, plan, buyer, units, sign=-1)
+    return [OrderItem.sale_use.set(KEPT)]

@@ -13,7 +13,15 @@ from pynamodb.expressions.update import Action
 
 from kayisu.orders.status import OrderStatus
 from kayisu.store.cards import CARD_SK, CardItem, card_pk
-from kayisu.store.orders.items import OrderItem, OrderMoved, RefundItem, order_event, release_limits
+from kayisu.store.orders.items import (
+    OrderItem,
+    OrderMoved,
+    RefundItem,
+    order_event,
+    release_coupon,
+    release_limits,
+    release_sale,
+)
 from kayisu.store.orders.keys import ORDER_SK, REFUND_SK, money_keys, order_pk, paid_keys, refund_pk
 from kayisu.store.stock import Stock, move_stock
 from kayisu.store.txn import Cancelled, Transaction
@@ -234,6 +242,8 @@ def refund(
         OrderItem.gsi2sk.remove(),
     ]
     actions += release_limits(t, order)
+    actions += release_coupon(t, order, kept=True)  # paid: the use is kept
+    actions += release_sale(t, order, kept=True)
     t.update("order", OrderItem(order.pk, ORDER_SK), actions=actions, condition=OrderItem.status == before)
     try:
         t.commit()
@@ -314,6 +324,8 @@ def expire(order: OrderItem, at: datetime) -> None:
         OrderItem.gsi2sk.remove(),
     ]
     actions += release_limits(t, order)
+    actions += release_coupon(t, order, kept=False)
+    actions += release_sale(t, order, kept=False)
     t.update(
         "order",
         OrderItem(order.pk, ORDER_SK),

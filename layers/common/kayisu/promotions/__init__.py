@@ -1,0 +1,1 @@
+"""Promotions (CONTRACT §8): full reductions now; flash sales and group buys to come."""
