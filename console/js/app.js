@@ -1,10 +1,12 @@
 // Kayisu operator console: a single-page app under /console/ over the admin API (CONTRACT §4, §14).
 // Routes: /console/ (dashboard)  /console/products  /console/batches  /console/stock
-//         /console/orders  /console/orders/{id}  /console/partners  /console/reports  /console/signin
+//         /console/orders  /console/orders/{id}  /console/coupons  /console/promotions
+//         /console/partners  /console/reports  /console/signin
 import { SignInError, current, expired, isFinance, isOperator, signIn, signOut } from './auth.js';
 import { dashboard } from './dashboard.js';
 import { h, replace } from './dom.js';
 import { initLang, otherLang, setLang, t } from './i18n.js';
+import { coupons, promotions } from './marketing.js';
 import { batches, orderPage, orders, partners, products, reports, stock } from './pages.js';
 import { notice } from './ui.js';
 
@@ -24,6 +26,8 @@ const PAGES = [
   { path: '/batches', key: 'nav.batches', show: batches, groups: ['operators'] },
   { path: '/stock', key: 'nav.stock', show: stock, groups: ['operators'] },
   { path: '/orders', key: 'nav.orders', show: orders, groups: ['operators', 'finance'] },
+  { path: '/coupons', key: 'nav.coupons', show: coupons, groups: ['operators'] },
+  { path: '/promotions', key: 'nav.promotions', show: promotions, groups: ['operators'] },
   { path: '/partners', key: 'nav.partners', show: partners, groups: ['operators'] },
   { path: '/reports', key: 'nav.reports', show: reports, groups: ['operators', 'finance'] },
 ];

@@ -90,7 +90,8 @@ const MESSAGES = {
     'products.activate': '上架',
     'products.created': '已创建商品 {sku}。',
     'products.saved': '已保存 {sku}。',
-    'products.later': '价格阶梯、组合和商品形式将在这里出现。',
+    'products.later': '组合和商品形式将在这里出现。',
+    'product.price_tiers': '批发价（数量:单价，逗号分隔，如 10:4500, 50:4000）',
     'product.sku': 'SKU',
     'product.name': '名称',
     'product.description': '描述',
@@ -307,7 +308,8 @@ const MESSAGES = {
     'products.activate': 'Activate',
     'products.created': 'Product {sku} created.',
     'products.saved': '{sku} saved.',
-    'products.later': 'Price tiers, bundles and product forms will appear here.',
+    'products.later': 'Bundles and product forms will appear here.',
+    'product.price_tiers': 'Wholesale prices (quantity:unit price, comma-separated, e.g. 10:4500, 50:4000)',
     'product.sku': 'SKU',
     'product.name': 'Name',
     'product.description': 'Description',
@@ -486,6 +488,11 @@ export function setLang(lang) {
 
 export function otherLang() {
   return current === 'en' ? 'zh-CN' : 'en';
+}
+
+// A page's own words (e.g. marketing.js), merged into the console's: {lang: {key: text}}.
+export function addMessages(more) {
+  for (const [lang, words] of Object.entries(more)) Object.assign(MESSAGES[lang], words);
 }
 
 export function has(key) {

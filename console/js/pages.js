@@ -32,6 +32,24 @@ function statusPill(prefix, value) {
 const PRODUCT_FIELDS = ['name', 'description', 'price', 'currency', 'cost', 'max_per_order', 'alert_threshold', 'status'];
 const NUMBERS = ['price', 'cost', 'max_per_order', 'alert_threshold'];
 
+// Price tiers as people type them: "10:4500, 50:4000" (quantity:unit price in minor units).
+const TIERS_PATTERN = '\\s*(\\d+\\s*:\\s*\\d+\\s*(,\\s*\\d+\\s*:\\s*\\d+\\s*)*)?';
+
+function tiersText(tiers) {
+  return (tiers || []).map((tier) => `${tier.min_quantity}:${tier.price}`).join(', ');
+}
+
+function parseTiers(text) {
+  return text
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)
+    .map((part) => {
+      const [quantity, price] = part.split(':').map((n) => Number(n.trim()));
+      return { min_quantity: quantity, price };
+    });
+}
+
 function productForm(ctx, product, done) {
   const creating = !product;
   const p = product || { currency: 'CNY', max_per_order: 10, alert_threshold: 10, status: 'active', description: '' };
@@ -58,7 +76,8 @@ function productForm(ctx, product, done) {
         ['inactive', t('status.inactive')],
       ],
     }),
-    // Price tiers, bundles and forms (CONTRACT §8, §11) get their fields here when the API has them.
+    field({ name: 'price_tiers', label: t('product.price_tiers'), value: tiersText(p.price_tiers), pattern: TIERS_PATTERN }),
+    // Bundles and forms (CONTRACT §8, §11) get their fields here when the API has them.
     h('p', { class: 'hint' }, t('products.later')),
     slot,
     h(
@@ -77,6 +96,7 @@ function productForm(ctx, product, done) {
       if (name === 'cost' && raw.trim() === '') continue;
       body[name] = NUMBERS.includes(name) ? Number(raw) : raw.trim();
     }
+    body.price_tiers = parseTiers(String(data.get('price_tiers') ?? ''));
     body.currency = body.currency.toUpperCase();
     replace(slot);
     try {

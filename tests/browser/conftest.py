@@ -30,6 +30,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 PHONE: ViewportSize = {"width": 412, "height": 915}
+DESKTOP: ViewportSize = {"width": 1280, "height": 860}
+PASSWORDS = {"operator": "Operator-Demo-2026", "finance": "Finance-Demo-2026"}
 
 expect.set_options(timeout=20_000)
 
@@ -38,7 +40,9 @@ expect.set_options(timeout=20_000)
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     # Its own stack: the expiry test runs the sweeper ahead, expiring every unpaid order on it.
     state_dir = tmp_path_factory.mktemp("kayisu-browser-state")
-    with running_stack(state_dir, ARTIFACTS / "local-stack.log", "IngestSliceSeconds=1") as state:
+    with running_stack(
+        state_dir, ARTIFACTS / "local-stack.log", "IngestSliceSeconds=1 PromotionsCacheSeconds=0"
+    ) as state:
         yield state
 
 
@@ -111,3 +115,30 @@ def shopper(browser: Browser, stack: dict[str, Any]) -> Iterator[Callable[..., S
 def screenshot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def desk(browser: Browser, stack: dict[str, Any]) -> Iterator[Callable[..., Shopper]]:
+    """`desk(locale="zh-CN")`: a fresh browser profile on a desktop-sized screen; fails the test
+    on any error of the page (CSP violations included)."""
+    made: list[Shopper] = []
+
+    def make(locale: str = "en-US") -> Shopper:
+        context = browser.new_context(base_url=stack["api_url"], locale=locale, viewport=DESKTOP)
+        context.set_default_timeout(20_000)
+        made.append(Shopper(context))
+        return made[-1]
+
+    yield make
+    errors = [e for s in made for e in s.errors]
+    for s in made:
+        s.context.close()
+    assert not errors, f"errors in the page: {errors}"
+
+
+def sign_in(page: Page, who: str, path: str = "/console/") -> None:
+    page.goto(path)
+    page.locator("#signin-email").fill(f"{who}@example.com")
+    page.locator("#signin-password").fill(PASSWORDS[who])
+    page.locator("form.signin button[type=submit]").click()
+    expect(page.locator("#user")).to_contain_text(f"{who}@example.com")

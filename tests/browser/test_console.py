@@ -9,48 +9,18 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, Route, ViewportSize, expect
+from playwright.sync_api import Page, Route, expect
 
-from tests.browser.conftest import Shopper, screenshot
+from tests.browser.conftest import PASSWORDS, Shopper, screenshot, sign_in
 from tests.integration.conftest import Api
 from tests.integration.shop import new_codes, order, pay, run_schedule, stocked_product, wait_for
-
-DESKTOP: ViewportSize = {"width": 1280, "height": 860}
-PASSWORDS = {"operator": "Operator-Demo-2026", "finance": "Finance-Demo-2026"}
-
-
-@pytest.fixture
-def desk(browser: Browser, stack: dict[str, Any]) -> Iterator[Callable[..., Shopper]]:
-    """`desk(locale="zh-CN")`: a fresh browser profile on a desktop-sized screen; fails the test
-    on any error of the page (CSP violations included)."""
-    made: list[Shopper] = []
-
-    def make(locale: str = "en-US") -> Shopper:
-        context = browser.new_context(base_url=stack["api_url"], locale=locale, viewport=DESKTOP)
-        context.set_default_timeout(20_000)
-        made.append(Shopper(context))
-        return made[-1]
-
-    yield make
-    errors = [e for s in made for e in s.errors]
-    for s in made:
-        s.context.close()
-    assert not errors, f"errors in the page: {errors}"
-
-
-def sign_in(page: Page, who: str, path: str = "/console/") -> None:
-    page.goto(path)
-    page.locator("#signin-email").fill(f"{who}@example.com")
-    page.locator("#signin-password").fill(PASSWORDS[who])
-    page.locator("form.signin button[type=submit]").click()
-    expect(page.locator("#user")).to_contain_text(f"{who}@example.com")
 
 
 def drop_file(page: Page, name: str, text: str) -> None:
