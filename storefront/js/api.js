@@ -6,6 +6,7 @@ export class ApiError extends Error {
     this.status = status;
     this.code = problem.code;
     this.errors = Array.isArray(problem.errors) ? problem.errors : [];
+    this.reason = typeof problem.reason === 'string' ? problem.reason : null; // COUPON_INVALID's
     this.requestId = requestId || null;
   }
 }

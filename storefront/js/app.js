@@ -3,6 +3,7 @@
 import { ApiError, call, newKey } from './api.js';
 import { append, h, replace } from './dom.js';
 import { day, has, initLang, methodName, money, otherLang, setLang, t, when } from './i18n.js';
+import { priceProblem, priceSummary } from './pricing.js';
 import { qrCode } from './qr.js';
 import * as saved from './saved.js';
 
@@ -14,7 +15,7 @@ const main = document.getElementById('main');
 const live = document.getElementById('announce');
 let view = new AbortController();
 // What the shopper typed, kept across re-renders (a language switch redraws the page).
-const form = { email: '', method: '', quantity: {}, key: '', keyFor: '' };
+const form = { email: '', method: '', quantity: {}, coupon: '', key: '', keyFor: '' };
 
 // -- navigation
 
@@ -242,12 +243,14 @@ async function checkout(ctx, sku) {
   const methods = Array.isArray(p.payment_methods) ? p.payment_methods : [];
   if (!methods.includes(form.method)) form.method = methods[0] || '';
 
+  // The price comes from a quote: wholesale prices, promotions and a coupon, as the order will be.
+  const price = priceSummary({ product: p, quantity, signal: ctx.signal, initialCoupon: form.coupon });
   const summary = h(
     'section',
     { class: 'summary', 'aria-labelledby': 'summary-title' },
     h('h2', { id: 'summary-title' }, t('checkout.summary')),
     h('p', {}, t('checkout.line', { name: p.name, n: quantity })),
-    h('p', { class: 'total' }, `${t('checkout.total')} `, h('strong', {}, money(p.price * quantity, p.currency))),
+    price.element,
   );
   if (!methods.length) {
     paint(title, back, h('h1', {}, title), summary, h('p', { class: 'alert', role: 'alert' }, t('checkout.nomethod')));
@@ -307,6 +310,8 @@ async function checkout(ctx, sku) {
     if (button.disabled) return;
     clearErrors();
     const body = { sku, quantity, email: email.value.trim(), payment_method: form.method };
+    form.coupon = price.coupon();
+    if (form.coupon) body.coupon = form.coupon;
     if (!/^[^\s@]+@[^\s@]+$/.test(body.email)) {
       fieldError('email', t('field.email'));
       email.focus();
@@ -384,6 +389,8 @@ function showCheckoutError(error, { formError, fieldError, email, sku, max }) {
       else append(box, h('p', {}, t('field.other', { field })));
     }
   }
+  const words = priceProblem(error);
+  if (words) append(box, h('p', {}, words));
   if (error instanceof ApiError && error.code === 'OUT_OF_STOCK') {
     append(box, h('p', {}, link(`/products/${encodeURIComponent(sku)}`, t('back.product'))));
   }

@@ -239,6 +239,11 @@ export function otherLang() {
   return current === 'en' ? 'zh-CN' : 'en';
 }
 
+// A module's own words (e.g. pricing.js), merged into the shop's: {lang: {key: text}}.
+export function addMessages(more) {
+  for (const [lang, words] of Object.entries(more)) Object.assign(MESSAGES[lang], words);
+}
+
 export function has(key) {
   return key in MESSAGES[current];
 }

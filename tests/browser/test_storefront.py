@@ -276,3 +276,35 @@ def test_a_wechat_pay_order_shows_its_code_url_as_a_qr_code(shopper: Callable[..
     expect(page.get_by_role("img", name="支付二维码")).to_be_visible()
     expect(page.get_by_text("¥98.00")).to_be_visible()
     screenshot(page, "16-order-wechat-qr-zh")
+
+
+def test_the_checkout_shows_each_step_of_the_price_and_takes_a_coupon(
+    shopper: Callable[..., Shopper], stack: dict[str, Any], operator: Api, public: Api, new_sku: str
+) -> None:
+    stocked_product(operator, new_sku, new_codes(6), price=1000, max_per_order=6)
+    assert operator.put(f"/v1/admin/products/{new_sku}", {"price_tiers": [{"min_quantity": 5, "price": 900}]}).ok
+    code = f"SHOP{secrets.token_hex(3).upper()}"
+    made = operator.post("/v1/admin/coupons", {"code": code, "kind": "fixed", "value": 500, "min_spend": 4000})
+    assert made.status_code == 201, made.text
+    page = shopper().page()
+    checkout(page, new_sku, 5)
+    steps = page.locator(".price-steps")
+    expect(steps).to_contain_text("List price")
+    expect(steps).to_contain_text("CN¥50.00")
+    expect(steps).to_contain_text("Wholesale price")
+    expect(steps).to_contain_text("−CN¥5.00")
+    expect(page.locator(".total")).to_have_text("Total CN¥45.00")
+    page.get_by_label("Coupon code (optional)").fill("NO-SUCH")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("#coupon-error")).to_have_text("There is no such coupon code.")
+    expect(page.locator(".total")).to_have_text("Total CN¥45.00")
+    page.get_by_label("Coupon code (optional)").fill(code.lower())
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("#coupon-error")).to_have_text(f"Coupon {code.lower()} applied.")
+    expect(page.locator(".total")).to_have_text("Total CN¥40.00")
+    screenshot(page, "09-checkout-coupon")
+    page.get_by_label("Email").fill(email())
+    page.get_by_role("button", name="Place order and pay").click()
+    page.wait_for_url("**/v1/sandbox/pay/**")
+    mine = operator.get("/v1/admin/coupons/" + made.json()["coupon_id"]).json()
+    assert mine["held"] == 1
