@@ -10,6 +10,7 @@ from kayisu.clock import now
 from kayisu.coupons.schemas import Coupon, CouponBatch, CouponCreate, CouponList, CouponUpdate
 from kayisu.errors import FieldError, Problem, conflict, not_found, validation_error
 from kayisu.pagination import decode_cursor, encode_cursor
+from kayisu.pricing import edits
 from kayisu.pricing.quote import CouponKind
 from kayisu.store import coupons as store
 
@@ -101,15 +102,7 @@ def update(coupon_id: str, change: CouponUpdate) -> Coupon:
         value = values["value"]
         if value is None or value < 1 or (kind == CouponKind.PERCENT and value > 100):
             raise validation_error([FieldError("value", "1 to 100 for a percent coupon; at least 1 minor unit")])
-    starts = values.get("starts_at", item.starts_at)
-    ends = values.get("ends_at", item.ends_at)
-    if starts is not None and ends is not None and ends <= starts:
-        raise validation_error([FieldError("ends_at", "must be after starts_at")])
-    for name in ("value", "min_spend", "status"):
-        if name in values and values[name] is None:
-            raise validation_error([FieldError(name, "cannot be removed")])
-    if "skus" in values and values["skus"] is not None:
-        values["skus"] = set(values["skus"])
+    values = edits.checked(values, item.starts_at, item.ends_at, required=("value", "min_spend", "status"))
     try:
         store.change(coupon_id, values, now())
     except store.UnknownCoupon:

@@ -10,6 +10,7 @@ from kayisu.clock import now
 from kayisu.config import get_settings
 from kayisu.errors import FieldError, Problem, not_found, validation_error
 from kayisu.pagination import decode_cursor, encode_cursor
+from kayisu.pricing import edits
 from kayisu.promotions import rules
 from kayisu.promotions.schemas import (
     Promotion,
@@ -93,19 +94,14 @@ def update(promotion_id: str, change: PromotionUpdate) -> Promotion:
     if item is None:
         raise unknown_promotion(promotion_id)
     values: dict[str, Any] = change.model_dump(exclude_unset=True)
-    for name in ("name", "starts_at", "ends_at", "tiers", "status"):
-        if name in values and values[name] is None:
-            raise validation_error([FieldError(name, "cannot be removed")])
-    starts, ends = values.get("starts_at", item.starts_at), values.get("ends_at", item.ends_at)
-    if ends <= starts:
-        raise validation_error([FieldError("ends_at", "must be after starts_at")])
+    values = edits.checked(
+        values, item.starts_at, item.ends_at, required=("name", "starts_at", "ends_at", "tiers", "status")
+    )
     if "tiers" in values:
         tiers = sorted(values.pop("tiers"), key=lambda t: t["min_spend"])
         if len({t["min_spend"] for t in tiers}) != len(tiers):
             raise validation_error([FieldError("tiers", "each min_spend may appear once")])
         values["terms"] = {**item.terms, "tiers": tiers}
-    if "skus" in values and values["skus"] is not None:
-        values["skus"] = set(values["skus"])
     try:
         store.change(promotion_id, values, now())
     except store.UnknownPromotion:
