@@ -56,6 +56,15 @@ def id_token(state: dict[str, Any], who: str = "operator") -> str:
 
 
 DEMO_CARDS_PER_PRODUCT = 40
+# CONTRACT §15: a coupon DEMO10 (10 % off) and a running full reduction.
+DEMO_COUPON: dict[str, Any] = {"code": "DEMO10", "kind": "percent", "value": 10}
+DEMO_REDUCTION_NAME = "满 196 减 10 / ¥10 off ¥196"
+DEMO_REDUCTION: dict[str, Any] = {
+    "kind": "full_reduction",
+    "name": DEMO_REDUCTION_NAME,
+    "skus": ["GIFT-CNY-100"],  # two gift cards reach it
+    "tiers": [{"min_spend": 19600, "off": 1000}],
+}
 
 
 def seed_demo(state: dict[str, Any]) -> None:
@@ -67,6 +76,25 @@ def seed_demo(state: dict[str, Any]) -> None:
             f"DEMO-{product['sku']}-{secrets.token_hex(6).upper()}" for _ in range(DEMO_CARDS_PER_PRODUCT)
         )
         upload_batch(state, token, str(product["sku"]), "demo.txt", codes.encode())
+    _create_promotions(state, token)
+
+
+def _create_promotions(state: dict[str, Any], token: str) -> None:
+    """DEMO10 and the demo's full reduction, once (a restart on the same state finds them)."""
+    try:
+        _call(state, token, "POST", "/v1/admin/coupons", DEMO_COUPON)
+    except urllib.error.HTTPError as exc:
+        if exc.code != 409:  # COUPON_EXISTS: seeded before
+            raise RuntimeError(f"seeding the DEMO10 coupon failed: {exc.code} {exc.read()!r}") from exc
+    running = _call(state, token, "GET", "/v1/promotions")["items"]
+    if any(p["name"] == DEMO_REDUCTION_NAME for p in running):
+        return
+    now = time.time()
+    window = {
+        "starts_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 60)),
+        "ends_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 365 * 86400)),
+    }
+    _call(state, token, "POST", "/v1/admin/promotions", {**DEMO_REDUCTION, **window})
 
 
 def _call(state: dict[str, Any], token: str, method: str, path: str, body: Any = None) -> Any:

@@ -109,3 +109,11 @@ def test_an_order_without_tiers_has_its_subtotal_and_no_discounts(operator: Api,
     stocked_product(operator, new_sku, new_codes(2), price=990)
     body = order(public, new_sku, 2).json()
     assert (body["amount"], body["subtotal"], body["discounts"]) == (1980, 1980, [])
+
+
+def test_the_demo_has_the_coupon_demo10_and_a_running_full_reduction(public: Api) -> None:
+    # CONTRACT §15: two ¥98 gift cards reach the demo's 满 196 减 10, then DEMO10 takes 10 %.
+    q = quote(public, "GIFT-CNY-100", 2, coupon="demo10").json()
+    assert [(d["kind"], d["amount"]) for d in q["discounts"]] == [("full_reduction", 1000), ("coupon", 1860)]
+    assert q["amount"] == 19_600 - 1000 - 1860
+    assert "满 196 减 10 / ¥10 off ¥196" in {p["name"] for p in public.get("/v1/promotions").json()["items"]}
