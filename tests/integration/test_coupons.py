@@ -212,3 +212,18 @@ def test_a_refund_keeps_the_use_and_the_export_and_order_show_the_discount(
     assert uses(operator, coupon) == (1, 0)
     detail = operator.get(f"/v1/admin/orders/{placed['order_id']}").json()
     assert detail["discounts"] == [{"kind": "coupon", "id": coupon["coupon_id"], "amount": 1999}]
+
+
+def test_a_repeat_of_the_order_that_took_the_last_use_is_that_order(operator: Api, public: Api, product: str) -> None:
+    coupon = issue(operator, max_uses=1)
+    key = f"coupon-repeat-{secrets.token_hex(6)}"
+    email = f"repeat-{secrets.token_hex(4)}@example.com"
+    first = order(public, product, 1, email=email, coupon=coupon["code"], Idempotency_Key=key)
+    assert first.status_code == 201, first.text
+    again = order(public, product, 1, email=email, coupon=coupon["code"], Idempotency_Key=key)
+    assert again.status_code == 200, again.text
+    assert again.json()["order_id"] == first.json()["order_id"]
+    assert uses(operator, coupon) == (0, 1)
+    operator.put(f"/v1/admin/coupons/{coupon['coupon_id']}", {"status": "disabled"})
+    still = order(public, product, 1, email=email, coupon=coupon["code"], Idempotency_Key=key)
+    assert (still.status_code, still.json()["order_id"]) == (200, first.json()["order_id"])

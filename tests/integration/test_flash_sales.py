@@ -99,3 +99,16 @@ def test_a_flash_sale_is_of_one_sku_with_a_price_and_a_quantity(operator: Api) -
         answer = operator.post("/v1/admin/promotions", body)
         assert answer.status_code == 422, answer.text
         assert why in answer.text
+
+
+def test_a_repeat_of_the_order_that_took_the_last_units_is_that_order(operator: Api, public: Api, new_sku: str) -> None:
+    stocked_product(operator, new_sku, new_codes(3), price=1000)
+    flash_sale(operator, new_sku, 1)
+    key = f"flash-repeat-{secrets.token_hex(6)}"
+    email = f"repeat-{secrets.token_hex(4)}@example.com"
+    first = order(public, new_sku, 1, email=email, Idempotency_Key=key)
+    assert (first.status_code, first.json()["amount"]) == (201, 100)
+    again = order(public, new_sku, 1, email=email, Idempotency_Key=key)
+    assert (again.status_code, again.json()["order_id"]) == (200, first.json()["order_id"])
+    other = order(public, new_sku, 1)
+    assert (other.status_code, other.json()["code"]) == (409, "FLASH_SALE_SOLD_OUT")

@@ -41,6 +41,7 @@ from kayisu.store import catalog as catalog_store
 from kayisu.store import coupons as coupons_store
 from kayisu.store import orders as store
 from kayisu.store import sales as sales_store
+from kayisu.store.promotions_table import HELD
 from kayisu.store.txn import back_off
 
 PLACE_ATTEMPTS = 8
@@ -126,18 +127,17 @@ def place(
         if entry is None or entry.product.status != "active":
             raise unknown_sku(data.sku)
         product = entry.product
-        # The order's amount is its quote (CONTRACT §8); the coupon's use is taken below.
-        priced = price(product, data.quantity, data.coupon)
         before, threshold = sum(entry.shards.values()), int(product.alert_threshold)
         if before > threshold:
             seen_above(data.sku, entry.alert_disarmed_after)  # restocked since the alert fired: arm it again
         reservation = choose_shards(entry.shards, data.quantity)
         at = now()
         expires = at + timedelta(minutes=settings.order_ttl_minutes)
-        amount = priced.quote.amount
+        # Limits compare one buyer however the address is spelled; the order keeps it as typed.
+        buyer = email_identity(data.email)
         request = PaymentRequest(
             order_id,
-            amount,
+            0,  # the quote's amount, below
             product.currency,
             f"{product.name} x{data.quantity}",
             api_base,
@@ -146,6 +146,18 @@ def place(
             mobile=mobile,
             return_url=_return_url(order_id, api_base),
         )
+        try:
+            # The order's amount is its quote (CONTRACT §8); the coupon's use and the sale's
+            # units are taken in the order's transaction.
+            priced = price(product, data.quantity, data.coupon, at=at)
+            sale = _sale_take(priced, data.quantity, buyer)
+        except Problem:
+            repeat = _repeat(order_id, digest, gateway, request) if idempotency_key else None
+            if repeat is not None:
+                return repeat, False  # the order that took the coupon's last use or the sale's last units
+            raise
+        amount = priced.quote.amount
+        request = replace(request, amount=amount)
         if reservation is None:
             if idempotency_key:
                 repeat = _repeat(order_id, digest, gateway, request)
@@ -158,9 +170,6 @@ def place(
         # Made here only when it costs no call to the provider (the sandbox, Alipay's signed
         # URL); otherwise once the order holds its stock and limits (_pay_for).
         instructions = None if gateway.remote_create else _create_payment(gateway, request)
-        # Limits compare one buyer however the address is spelled; the order keeps it as typed.
-        buyer = email_identity(data.email)
-        sale = _sale_take(priced, data.quantity, buyer)
         limits = {
             store.limit_key("EMAIL", buyer): settings.max_pending_orders_per_email,
             store.limit_key("IP", source_ip): settings.max_pending_orders_per_ip,
@@ -228,7 +237,7 @@ def _coupon_fields(priced: Priced, buyer: str) -> dict[str, str | None]:
     return {
         "coupon_id": str(coupon.coupon_id),
         "coupon_buyer": coupons_store.buyer_sk(buyer) if counted else None,
-        "coupon_use": coupons_store.HELD,
+        "coupon_use": HELD,
     }
 
 
@@ -253,7 +262,7 @@ def _sale_fields(sale: store.SaleTake | None) -> dict[str, object]:
         "sale_id": sale.promotion_id,
         "sale_reservation": {str(k): v for k, v in sale.plan.items()},
         "sale_buyer": sale.buyer,
-        "sale_use": coupons_store.HELD,
+        "sale_use": HELD,
     }
 
 

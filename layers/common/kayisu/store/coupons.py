@@ -10,8 +10,8 @@ Uses move only inside the order's own transactions (kayisu.store.orders), never 
 - placing the order takes one (`taken < max_uses`, and the buyer's `taken < max_uses_per_email`);
 - the order expiring or being withdrawn gives it back (`taken − 1`);
 - the order being delivered, or refunded after it was paid, keeps it (`used + 1`).
-`order.coupon_holds` says whether the order still holds a use; it goes false in the same
-transaction, so each of these happens once per order, whatever is retried.
+`order.coupon_use` (`held`, `returned`, `kept`) says where the order's use is; it changes in
+the same transaction, so each of these happens once per order, whatever is retried.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from datetime import datetime
 from typing import Any
 
 from pynamodb.attributes import (
-    DiscriminatorAttribute,
     NumberAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
@@ -29,25 +28,15 @@ from pynamodb.attributes import (
 )
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.update import Action
-from pynamodb.models import Model
 
 from kayisu.aws import client
 from kayisu.config import get_settings
+from kayisu.store.promotions_table import PromotionsItem
 from kayisu.store.txn import Transaction
 
 COUPON_SK = "COUPON"
-HELD, RETURNED, KEPT = "held", "returned", "kept"  # an order's `coupon_use`
 LIST_PK = "COUPONS"  # the sparse ByList index: every coupon, newest first
 ID_CHARS = 20
-
-
-class PromotionsItem(Model):
-    class Meta:
-        table_name = get_settings().promotions_table
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    kind = DiscriminatorAttribute()
 
 
 class CouponItem(PromotionsItem, discriminator="coupon"):

@@ -21,7 +21,7 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
 from kayisu.config import get_settings
-from kayisu.store.coupons import PromotionsItem
+from kayisu.store.promotions_table import PromotionsItem
 
 PROMOTIONS_PK = "PROMOTIONS"
 

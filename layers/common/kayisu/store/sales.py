@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute
 
-from kayisu.store.coupons import PromotionsItem, buyer_sk
+from kayisu.store.coupons import buyer_sk
+from kayisu.store.promotions_table import PromotionsItem
 from kayisu.store.txn import Transaction
 
 SALE_SK = "SALE"

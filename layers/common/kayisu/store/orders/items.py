@@ -22,8 +22,9 @@ from pynamodb.models import Model
 
 from kayisu.config import get_settings
 from kayisu.store import sales
-from kayisu.store.coupons import HELD, KEPT, RETURNED, give_back, keep
+from kayisu.store.coupons import give_back, keep
 from kayisu.store.orders.keys import LIMIT_SK, iso, order_pk
+from kayisu.store.promotions_table import HELD, KEPT, RETURNED
 from kayisu.store.txn import Transaction
 
 
