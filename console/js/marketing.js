@@ -49,6 +49,12 @@ addMessages({
     'promotions.disable': '停用',
     'promotions.disabled': '活动 {id} 已停用。',
     'promotions.off': '满 {spend} 减 {off}',
+    'orders.subtotal': '原价',
+    'orders.discounts': '优惠',
+    'discount.tier': '批发价',
+    'discount.flash_sale': '秒杀',
+    'discount.full_reduction': '满减',
+    'discount.coupon': '优惠券',
   },
   en: {
     'nav.coupons': 'Coupons',
@@ -94,6 +100,12 @@ addMessages({
     'promotions.disable': 'Disable',
     'promotions.disabled': 'Promotion {id} disabled.',
     'promotions.off': '{off} off from {spend}',
+    'orders.subtotal': 'List price',
+    'orders.discounts': 'Discounts',
+    'discount.tier': 'Wholesale price',
+    'discount.flash_sale': 'Flash sale',
+    'discount.full_reduction': 'Full reduction',
+    'discount.coupon': 'Coupon',
   },
 });
 

@@ -439,6 +439,8 @@ function orderView(ctx, order) {
       [t('orders.status'), statusPill('ostatus', order.status)],
       [t('orders.sku'), order.sku],
       [t('orders.quantity'), number(order.quantity)],
+      [t('orders.subtotal'), order.discounts?.length ? money(order.subtotal, order.currency) : null],
+      [t('orders.discounts'), (order.discounts || []).map((d) => `${word('discount', d.kind)} ${d.id}: −${money(d.amount, order.currency)}`).join('; ') || null],
       [t('orders.amount'), money(order.amount, order.currency)],
       [t('orders.email'), order.email],
       [t('orders.method'), order.payment?.method ? word('method', order.payment.method) : null],

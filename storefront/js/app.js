@@ -3,7 +3,7 @@
 import { ApiError, call, newKey } from './api.js';
 import { append, h, replace } from './dom.js';
 import { day, has, initLang, methodName, money, otherLang, setLang, t, when } from './i18n.js';
-import { priceProblem, priceSummary } from './pricing.js';
+import { discountLines, offers, priceProblem, priceSummary } from './pricing.js';
 import { qrCode } from './qr.js';
 import * as saved from './saved.js';
 
@@ -173,6 +173,13 @@ async function product(ctx, sku) {
     return;
   }
   const max = maxQuantity(p);
+  let offered = null;
+  try {
+    offered = await offers(p, ctx.signal);
+  } catch (error) {
+    if (isAbort(error)) return;
+    throw error;
+  }
   const details = [
     h('h1', {}, p.name),
     p.description ? h('p', { class: 'description' }, p.description) : null,
@@ -184,6 +191,7 @@ async function product(ctx, sku) {
       ' ',
       stockBadge(p),
     ),
+    offered,
   ];
   if (max < 1) {
     paint(p.name, back, details, h('p', { class: 'alert', role: 'status' }, t('product.soldout')));
@@ -568,6 +576,7 @@ function orderBody(o, productName) {
     h('dd', { 'data-product': true }, productName || o.sku),
     h('dt', {}, t('order.quantity')),
     h('dd', {}, String(o.quantity)),
+    ...discountLines(o),
     h('dt', {}, t('order.amount')),
     h('dd', {}, money(o.amount, o.currency)),
     h('dt', {}, t('order.created')),

@@ -2,7 +2,7 @@
 // sale, coupon) before paying, and a coupon field. POST /v1/quotes prices it exactly as the order.
 import { ApiError, call } from './api.js';
 import { h, replace } from './dom.js';
-import { addMessages, money, t } from './i18n.js';
+import { addMessages, money, t, when } from './i18n.js';
 
 addMessages({
   'zh-CN': {
@@ -25,6 +25,11 @@ addMessages({
     'coupon.used_up': '这个优惠券已被领完。',
     'coupon.per_buyer_limit': '你已用完这个优惠券的次数。',
     'flash.sold_out': '秒杀已抢光，活动结束后恢复原价购买。',
+    'offers.title': '优惠',
+    'offers.tier': '{n} 件起每件 {price}',
+    'offers.flash_sale': '秒杀价 {price}，至 {until}',
+    'offers.full_reduction': '满 {spend} 减 {off}',
+    'order.discounts': '优惠',
   },
   en: {
     'price.subtotal': 'List price',
@@ -46,6 +51,11 @@ addMessages({
     'coupon.used_up': 'This coupon has been used up.',
     'coupon.per_buyer_limit': 'You have used this coupon as often as it allows.',
     'flash.sold_out': 'The flash sale is sold out; the product is back at its price when the sale ends.',
+    'offers.title': 'Offers',
+    'offers.tier': '{price} each from {n}',
+    'offers.flash_sale': 'Flash sale: {price} until {until}',
+    'offers.full_reduction': '{off} off when you spend {spend}',
+    'order.discounts': 'Discounts',
   },
 });
 
@@ -112,4 +122,32 @@ export function priceSummary({ product, quantity, signal, initialCoupon = '' }) 
     h('div', { class: 'coupon-field' }, h('label', { for: 'coupon' }, t('coupon.label')), h('div', { class: 'row' }, input, apply), message),
   );
   return { element, coupon: () => applied };
+}
+
+// What the product page offers: its wholesale prices and the promotions running for it.
+export async function offers(product, signal) {
+  let running = [];
+  try {
+    running = (await call('GET', '/v1/promotions', { signal })).items || [];
+  } catch (error) {
+    if (error?.name === 'AbortError') throw error;
+    running = []; // the offers are a nicety: the checkout's quote prices the order either way
+  }
+  const lines = (product.price_tiers || []).map((tier) => t('offers.tier', { n: tier.min_quantity, price: money(tier.price, product.currency) }));
+  for (const p of running) {
+    if (p.skus && !p.skus.includes(product.sku)) continue;
+    if (p.kind === 'flash_sale') lines.push(t('offers.flash_sale', { price: money(p.price, product.currency), until: when(p.ends_at) }));
+    if (p.kind === 'full_reduction') {
+      for (const tier of p.tiers || []) lines.push(t('offers.full_reduction', { spend: money(tier.min_spend, product.currency), off: money(tier.off, product.currency) }));
+    }
+  }
+  if (!lines.length) return null;
+  return h('section', { class: 'offers', 'aria-labelledby': 'offers-title' }, h('h2', { id: 'offers-title' }, t('offers.title')), h('ul', {}, lines.map((line) => h('li', {}, line))));
+}
+
+// An order's discounts for its page (empty when it had none).
+export function discountLines(order) {
+  if (!Array.isArray(order.discounts) || !order.discounts.length) return [];
+  const text = order.discounts.map((d) => `${t(`price.${d.kind}`)} −${money(d.amount, order.currency)}`).join('; ');
+  return [h('dt', {}, t('order.discounts')), h('dd', {}, text)];
 }

@@ -40,6 +40,9 @@ def test_an_operator_issues_a_coupon_and_sees_it_used(
     page.reload()
     expect(page.get_by_role("row").filter(has_text=code)).to_contain_text("1 / 5")
     screenshot(page, "console-20-coupons")
+    page.goto(f"/console/orders/{placed['order_id']}")
+    expect(page.get_by_text(f"Coupon {placed['discounts'][0]['id']}: −CN¥2.00")).to_be_visible()
+    page.goto("/console/coupons")
 
     # A bad value is shown under its field, in words.
     form = page.get_by_role("form", name="New coupon")

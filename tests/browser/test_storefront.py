@@ -287,6 +287,8 @@ def test_the_checkout_shows_each_step_of_the_price_and_takes_a_coupon(
     made = operator.post("/v1/admin/coupons", {"code": code, "kind": "fixed", "value": 500, "min_spend": 4000})
     assert made.status_code == 201, made.text
     page = shopper().page()
+    page.goto(f"/products/{new_sku}")
+    expect(page.get_by_role("region", name="Offers")).to_contain_text("CN¥9.00 each from 5")
     checkout(page, new_sku, 5)
     steps = page.locator(".price-steps")
     expect(steps).to_contain_text("List price")
@@ -308,3 +310,5 @@ def test_the_checkout_shows_each_step_of_the_price_and_takes_a_coupon(
     page.wait_for_url("**/v1/sandbox/pay/**")
     mine = operator.get("/v1/admin/coupons/" + made.json()["coupon_id"]).json()
     assert mine["held"] == 1
+    page.go_back()  # the order page, where the shop put it before leaving for the payment page
+    expect(page.get_by_text("Wholesale price −CN¥5.00; Coupon −CN¥5.00")).to_be_visible()
