@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import secrets
 import threading
 import time
@@ -37,13 +38,16 @@ from typing import Any
 
 import requests
 
+from bench.capacity import Heat, capacity, report_heat, reset_capacity
 from bench.stack import local_stack
 from kayisu.payments.sandbox import SIGNATURE_HEADER, sign
 from tests.integration.conftest import Api, login, upload_batch
 from tests.support import emulator_client
 
 ROOT = Path(__file__).resolve().parent.parent
-PARAMETERS = "MaxPendingOrdersPerIp=100000 MaxPendingOrdersPerEmail=100"
+PARAMETERS = "MaxPendingOrdersPerIp=100000 MaxPendingOrdersPerEmail=100" + (
+    f" StockShards={os.environ['BENCH_STOCK_SHARDS']}" if os.environ.get("BENCH_STOCK_SHARDS") else ""
+)
 CARDS = 1000
 BUYERS = 1500
 THREADS = 16
@@ -288,6 +292,7 @@ class FlashResult:
     tag: str = ""
     other_email: int = 0  # orders stored with another buyer's email than the one whose 201 they were
     other_ip: int = 0  # ... or counted against another buyer's source IP
+    capacity: list[dict[str, Any]] = field(default_factory=list)  # units metered in phases 1 and 2
 
 
 def flash_sale(state: dict[str, Any], operator: Api, sku: str, imported_codes: list[str]) -> FlashResult:
@@ -297,10 +302,12 @@ def flash_sale(state: dict[str, Any], operator: Api, sku: str, imported_codes: l
     # 1. 1,500 buyers at once; only checkout runs.
     r.tag = f"flash-{sku.lower()}"
     reset_calls(api)
+    reset_capacity(api)
     started = time.monotonic()
     answers = parallel(THREADS, lambda n: place(api, sku, n, r.tag), BUYERS)
     r.order_seconds = time.monotonic() - started
     r.checkout_calls = calls(api)
+    r.capacity.append(capacity(api))
     for n, (status, body) in enumerate(answers):
         r.answers[f"{status} {body.get('code', '')}".strip()] += 1
         if status == 201:
@@ -310,6 +317,7 @@ def flash_sale(state: dict[str, Any], operator: Api, sku: str, imported_codes: l
     # 2. The provider notifies every payment; fulfilment runs behind the queue. Delivery is
     # watched through the admin stock line (another function, so not in the counts).
     reset_calls(api)
+    reset_capacity(api)
     started = time.monotonic()
     parallel(THREADS, lambda i: pay(api, secret, r.placed[i]), len(r.placed))
     r.pay_seconds = time.monotonic() - started
@@ -324,6 +332,7 @@ def flash_sale(state: dict[str, Any], operator: Api, sku: str, imported_codes: l
     r.deliver_seconds = time.monotonic() - started
     time.sleep(1.0)  # let the last fulfilment finish its mail and its queue delete
     r.pay_calls = calls(api)
+    r.capacity.append(capacity(api))
 
     # 3. Every buyer reads the order (with its codes): the duplicate and oversold check.
     reset_calls(api)
@@ -538,6 +547,7 @@ def report(flash: FlashResult, steadies: list[SteadyResult], shard_count: int, i
     burst_server = [
         o["delivered_at"] - o["paid_at"] for o in flash.orders.values() if o["delivered_at"] and o["paid_at"]
     ]
+    heat = report_heat(Heat.of(flash.capacity, MONEY_PATH), delivered_orders, BUYERS)
     headline = next(r for r in steadies if r.run.rate == 10 and not r.run.preplaced and r.run.poll_seconds is None)
     pay_only = next(r for r in steadies if r.run.preplaced)
 
@@ -570,9 +580,15 @@ def report(flash: FlashResult, steadies: list[SteadyResult], shard_count: int, i
             f"({checkout_retries}, {fulfil_retries})",
             "< 0.1",
         ),
-        ("writes to the hottest item / order", f"{hot_per_order:.3f} (STOCK#{hottest_shard:02d})", ""),
-        ("per-SKU ceiling on DynamoDB, this batch", f"{ceiling:,.0f} orders/s", "≥ 5,000"),
-        (f"  if spread over all {shard_count} shards", f"{spread_ceiling:,.0f} orders/s", ""),
+        ("hottest partition key (WCU as billed)", heat["hot_write_key"][-22:], ""),
+        ("  its WCU / delivered order", heat["hot_write_per_order"], ""),
+        ("per-SKU ceiling, 1,000 WCU/s ÷ that", f"{heat['write_ceiling']} orders/s", "≥ 5,000"),
+        ("hottest partition key (RCU as billed)", heat["hot_read_key"][-22:], ""),
+        ("  its RCU / delivered order", heat["hot_read_per_order"], ""),
+        ("  reads' ceiling, 3,000 RCU/s ÷ that", f"{heat['read_ceiling']} orders/s", ""),
+        ("writes to the hottest shard / order (count)", f"{hot_per_order:.3f} (shard {hottest_shard:02d})", ""),
+        ("  1,000 ÷ that (the old count, 1 per write)", f"{ceiling:,.0f} orders/s", ""),
+        (f"  if spread evenly over all {shard_count} shards", f"{spread_ceiling:,.0f} orders/s", ""),
         (f"  worst {window} consecutive orders", f"{worst_ceiling:,.0f} orders/s", ""),
         (
             "burst pay→delivered p50 / p99",
