@@ -42,7 +42,7 @@ from bench.capacity import Heat, capacity, report_heat, reset_capacity
 from bench.stack import local_stack
 from kayisu.payments.sandbox import SIGNATURE_HEADER, sign
 from tests.integration.conftest import Api, login, upload_batch
-from tests.support import emulator_client
+from tests.support import emulator_client, stock_shards
 
 ROOT = Path(__file__).resolve().parent.parent
 PARAMETERS = "MaxPendingOrdersPerIp=100000 MaxPendingOrdersPerEmail=100" + (
@@ -232,17 +232,9 @@ def scan_orders(state: dict[str, Any], sku: str) -> dict[str, dict[str, Any]]:
 
 
 def shards(state: dict[str, Any], sku: str) -> dict[int, dict[str, int]]:
-    page = emulator_client(state, "dynamodb").query(
-        TableName=state["resources"]["CatalogTable"],
-        KeyConditionExpression="pk = :p AND begins_with(sk, :s)",
-        ExpressionAttributeValues={":p": {"S": f"PRODUCT#{sku}"}, ":s": {"S": "STOCK#"}},
-        ConsistentRead=True,
-    )
+    items = stock_shards(emulator_client(state, "dynamodb"), state["resources"]["CatalogTable"], sku)
     counters = ("imported", "available", "reserved", "sold", "void", "redeemed")
-    return {
-        int(item["sk"]["S"].removeprefix("STOCK#")): {c: int(item.get(c, {}).get("N", "0")) for c in counters}
-        for item in page.get("Items", [])
-    }
+    return {n: {c: int(item.get(c, {}).get("N", "0")) for c in counters} for n, item in items.items()}
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -650,7 +642,7 @@ def report(flash: FlashResult, steadies: list[SteadyResult], shard_count: int, i
     for i in sorted(flash.shards):
         s = flash.shards[i]
         print(
-            f"  STOCK#{i:02d} {s['imported']:>8} {s['sold']:>6} {reserve_writes[i]:>8} {order_writes[i]:>7} "
+            f"  {i:>5}    {s['imported']:>8} {s['sold']:>6} {reserve_writes[i]:>8} {order_writes[i]:>7} "
             f"{order_writes[i] / max(1, delivered_orders):>9.3f}"
         )
 
@@ -699,6 +691,6 @@ def main() -> None:
         steadies = [
             steady(state, operator, steady_sku, r, f"steady{k}-{run.lower()}") for k, r in enumerate(STEADY_RUNS)
         ]
-        shard_count = int(state.get("parameters", {}).get("StockShards", 16))
+        shard_count = int(state.get("parameters", {}).get("StockShards", 32))
     report(flash, steadies, shard_count, ingest_calls)
     print(f"\nThe stack's log: {STACK_LOG.relative_to(ROOT)}")
