@@ -223,14 +223,6 @@ def load_shards(sku: str) -> ProductWithShards | None:
     return ProductWithShards(product, shards, disarmed_after) if product is not None else None
 
 
-def available_in_shard(sku: str, shard: int) -> int:
-    """What one shard has available now (a strongly consistent GetItem)."""
-    try:
-        return int(StockShardItem.get(shard_pk(sku, shard), SHARD_SK, consistent_read=True).available)
-    except StockShardItem.DoesNotExist:
-        return 0
-
-
 def scan_products() -> Iterator[ProductWithStock]:
     """Every product with its stock. A Scan: the catalog table holds only products, their
     alerts and their few shards (each shard names its SKU)."""

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from kayisu.clock import now
 from kayisu.config import get_settings
 from kayisu.store.cards import CARD_SK, TRANSACTION_ITEMS, BatchItem, CardItem, batch_pk
-from kayisu.store.catalog import available_in_shard
+from kayisu.store.catalog import load_shards
 from kayisu.store.stock import Stock, move_stock
 from kayisu.store.txn import Cancelled, Transaction
 
@@ -81,8 +81,9 @@ def _void_cards(batch: BatchItem, cards: list[CardItem]) -> tuple[int, int]:
             gone = {name.removeprefix("card:") for name in exc.failed if name.startswith("card:")}
             short = {int(name.removeprefix("shard:")) for name in exc.failed if name.startswith("shard:")}
             cards = [c for c in cards if c.pk not in gone]
+            entry = load_shards(batch.sku) if short else None
             for shard in short:
-                available = available_in_shard(batch.sku, shard)
+                available = entry.shards.get(shard, 0) if entry else 0
                 group = [c for c in cards if int(c.shard) == shard]
                 keep = {c.pk for c in group[: max(0, available)]}
                 held += len(group) - len(keep)
