@@ -94,6 +94,8 @@ def fulfil(order_id: str) -> Outcome:
                 if not from_reserved:
                     taken.clear()
                     break
+                if _moved(order):  # another worker sold this order its cards meanwhile
+                    return fulfil(order_id)
                 raise PoolShort(order_id)
             cards += random.sample(pool, count)
         if len(cards) != int(order.quantity):
@@ -115,6 +117,14 @@ def fulfil(order_id: str) -> Outcome:
         send_mail(order.email, *delivered_mail(order.order_id, token))
         return "delivered"
     raise RuntimeError(f"could not allocate cards after {ALLOCATION_ATTEMPTS} attempts")
+
+
+def _moved(order: store.OrderItem) -> bool:
+    """Whether the order is no longer the paid order read at the start (one strongly consistent
+    read, only when its shard's pool came up short: with a shard holding few cards, a second
+    worker on the same order finds the pool emptied by the first, which delivered it)."""
+    now_stored = store.load_order(order.order_id)
+    return now_stored is None or now_stored.status != order.status or bool(now_stored.refund_requested)
 
 
 def _refund_unfulfillable(order: store.OrderItem) -> Outcome:
