@@ -78,8 +78,8 @@ def ceiling(units_per_order: float, limit: int) -> float:
 
 def report_heat(heat: Heat, orders: int, buyers: int, top: int = 8) -> dict[str, str]:
     """Prints the hottest keys; returns the summary rows for the headline table."""
-    (w_table, w_pk), w_units = heat.hottest_write()
-    (r_table, r_pk), r_units = heat.hottest_read()
+    (_, w_pk), w_units = heat.hottest_write()
+    (_, r_pk), r_units = heat.hottest_read()
     w_per_order = w_units / max(1, orders)
     r_per_order = r_units / max(1, orders)
     total_wcu = sum(heat.wcu.values())
@@ -110,10 +110,10 @@ def report_heat(heat: Heat, orders: int, buyers: int, top: int = 8) -> dict[str,
         for (function, table, pk), n in heat.others.most_common(4):
             print(f"    {function + ' ' + table + ' ' + pk:<56.56} {n:>7} {n / max(1, orders):>8.3f}")
     return {
-        "hot_write_key": f"{w_table} {w_pk}",
+        "hot_write_key": w_pk if len(w_pk) <= 22 else f"…{w_pk[-21:]}",
         "hot_write_per_order": f"{w_per_order:.3f}",
         "write_ceiling": f"{ceiling(w_per_order, PARTITION_WCU):,.0f}",
-        "hot_read_key": f"{r_table} {r_pk}",
+        "hot_read_key": r_pk if len(r_pk) <= 22 else f"…{r_pk[-21:]}",
         "hot_read_per_order": f"{r_per_order:.3f}",
         "read_ceiling": f"{ceiling(r_per_order, PARTITION_RCU):,.0f}",
     }
