@@ -636,7 +636,7 @@ def report(flash: FlashResult, steadies: list[SteadyResult], shard_count: int, i
 
     print(
         f"\nStock shards (writes during the sale = reserve + reserved→sold; ingestion wrote {ingest_txn} chunk "
-        "transactions, one shard write each, not counted):"
+        "transactions, up to 8 shard writes each, not counted):"
     )
     print(f"  {'shard':<9} {'imported':>8} {'sold':>6} {'reserves':>8} {'writes':>7} {'per order':>9}")
     for i in sorted(flash.shards):
