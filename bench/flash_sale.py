@@ -499,7 +499,7 @@ def report(flash: FlashResult, steadies: list[SteadyResult], shard_count: int, i
 
     money = by_function(flash.checkout_calls, MONEY_PATH) + by_function(flash.pay_calls, MONEY_PATH)
     total = sum(money.values())
-    rejected_queries = out_of_stock  # each rejected buyer's last look at the stock (1 Query)
+    rejected_queries = out_of_stock  # each rejected buyer's last look at the stock (1 BatchGetItem)
     per_order = (total - rejected_queries) / max(1, delivered_orders)
     checkout_txn = flash.checkout_calls[("CheckoutFunction", "dynamodb", "TransactWriteItems")]
     fulfil_txn = flash.pay_calls[("FulfilFunction", "dynamodb", "TransactWriteItems")]
@@ -564,7 +564,7 @@ def report(flash: FlashResult, steadies: list[SteadyResult], shard_count: int, i
             "balanced",
         ),
         ("AWS requests / delivered order (money path)", f"{per_order:.2f}", "≤ 8"),
-        ("  same, rejected buyers' Query included", f"{total / max(1, delivered_orders):.2f}", ""),
+        ("  same, rejected buyers' read included", f"{total / max(1, delivered_orders):.2f}", ""),
         ("  same, per buyer", f"{total / BUYERS:.2f}", ""),
         (
             "conflict retries / order (checkout, fulfil)",
@@ -650,7 +650,7 @@ def report(flash: FlashResult, steadies: list[SteadyResult], shard_count: int, i
     print_calls(
         "Phase 1, orders (all 1,500 buyers), per delivered order:", checkout_all, delivered_orders, "/ delivered"
     )
-    print(f"  of which {rejected_queries} Query are the rejected buyers' last look at the stock")
+    print(f"  of which {rejected_queries} BatchGetItem are the rejected buyers' last look at the stock")
     print_calls(
         "Phase 2, payments and fulfilment, per delivered order:",
         by_function(flash.pay_calls, MONEY_PATH),
@@ -661,7 +661,7 @@ def report(flash: FlashResult, steadies: list[SteadyResult], shard_count: int, i
     for (_f, service, _op), n in money.items():
         services[service] += n
     services["dynamodb"] -= rejected_queries
-    print("\nMoney path per delivered order by service (rejected buyers' last Query left out):")
+    print("\nMoney path per delivered order by service (rejected buyers' last read left out):")
     for service, n in sorted(services.items()):
         print(f"  {service:<10} {n / max(1, delivered_orders):.3f}")
     print(f"  {'total':<10} {per_order:.3f}")
