@@ -293,7 +293,7 @@ def item_sizes() -> dict[str, int]:
 
 
 def seed_catalog() -> None:
-    from kayisu.store.catalog import PRODUCT_SK, ProductItem, StockShardItem, product_pk, shard_sk
+    from kayisu.store.catalog import PRODUCT_SK, SHARD_SK, ProductItem, StockShardItem, product_pk, shard_pk
 
     at = datetime(2026, 9, 30, tzinfo=UTC)
     for k in range(SKUS):
@@ -312,7 +312,7 @@ def seed_catalog() -> None:
             created_at=at,
             updated_at=at,
         ).save()
-        StockShardItem(product_pk(sku), shard_sk(0), sku=sku, imported=100, available=5 * k).save()
+        StockShardItem(shard_pk(sku, 0), SHARD_SK, sku=sku, imported=100, available=5 * k).save()
 
 
 def route(first: date, last: date, runs: int = 5) -> dict[str, Any]:

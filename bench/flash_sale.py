@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import secrets
 import threading
 import time
@@ -37,13 +38,16 @@ from typing import Any
 
 import requests
 
+from bench.capacity import Heat, capacity, report_heat, reset_capacity
 from bench.stack import local_stack
 from kayisu.payments.sandbox import SIGNATURE_HEADER, sign
 from tests.integration.conftest import Api, login, upload_batch
-from tests.support import emulator_client
+from tests.support import emulator_client, stock_shards
 
 ROOT = Path(__file__).resolve().parent.parent
-PARAMETERS = "MaxPendingOrdersPerIp=100000 MaxPendingOrdersPerEmail=100"
+PARAMETERS = "MaxPendingOrdersPerIp=100000 MaxPendingOrdersPerEmail=100" + (
+    f" StockShards={os.environ['BENCH_STOCK_SHARDS']}" if os.environ.get("BENCH_STOCK_SHARDS") else ""
+)
 CARDS = 1000
 BUYERS = 1500
 THREADS = 16
@@ -228,17 +232,9 @@ def scan_orders(state: dict[str, Any], sku: str) -> dict[str, dict[str, Any]]:
 
 
 def shards(state: dict[str, Any], sku: str) -> dict[int, dict[str, int]]:
-    page = emulator_client(state, "dynamodb").query(
-        TableName=state["resources"]["CatalogTable"],
-        KeyConditionExpression="pk = :p AND begins_with(sk, :s)",
-        ExpressionAttributeValues={":p": {"S": f"PRODUCT#{sku}"}, ":s": {"S": "STOCK#"}},
-        ConsistentRead=True,
-    )
+    items = stock_shards(emulator_client(state, "dynamodb"), state["resources"]["CatalogTable"], sku)
     counters = ("imported", "available", "reserved", "sold", "void", "redeemed")
-    return {
-        int(item["sk"]["S"].removeprefix("STOCK#")): {c: int(item.get(c, {}).get("N", "0")) for c in counters}
-        for item in page.get("Items", [])
-    }
+    return {n: {c: int(item.get(c, {}).get("N", "0")) for c in counters} for n, item in items.items()}
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -288,6 +284,7 @@ class FlashResult:
     tag: str = ""
     other_email: int = 0  # orders stored with another buyer's email than the one whose 201 they were
     other_ip: int = 0  # ... or counted against another buyer's source IP
+    capacity: list[dict[str, Any]] = field(default_factory=list)  # units metered in phases 1 and 2
 
 
 def flash_sale(state: dict[str, Any], operator: Api, sku: str, imported_codes: list[str]) -> FlashResult:
@@ -297,10 +294,12 @@ def flash_sale(state: dict[str, Any], operator: Api, sku: str, imported_codes: l
     # 1. 1,500 buyers at once; only checkout runs.
     r.tag = f"flash-{sku.lower()}"
     reset_calls(api)
+    reset_capacity(api)
     started = time.monotonic()
     answers = parallel(THREADS, lambda n: place(api, sku, n, r.tag), BUYERS)
     r.order_seconds = time.monotonic() - started
     r.checkout_calls = calls(api)
+    r.capacity.append(capacity(api))
     for n, (status, body) in enumerate(answers):
         r.answers[f"{status} {body.get('code', '')}".strip()] += 1
         if status == 201:
@@ -310,6 +309,7 @@ def flash_sale(state: dict[str, Any], operator: Api, sku: str, imported_codes: l
     # 2. The provider notifies every payment; fulfilment runs behind the queue. Delivery is
     # watched through the admin stock line (another function, so not in the counts).
     reset_calls(api)
+    reset_capacity(api)
     started = time.monotonic()
     parallel(THREADS, lambda i: pay(api, secret, r.placed[i]), len(r.placed))
     r.pay_seconds = time.monotonic() - started
@@ -324,6 +324,7 @@ def flash_sale(state: dict[str, Any], operator: Api, sku: str, imported_codes: l
     r.deliver_seconds = time.monotonic() - started
     time.sleep(1.0)  # let the last fulfilment finish its mail and its queue delete
     r.pay_calls = calls(api)
+    r.capacity.append(capacity(api))
 
     # 3. Every buyer reads the order (with its codes): the duplicate and oversold check.
     reset_calls(api)
@@ -498,7 +499,7 @@ def report(flash: FlashResult, steadies: list[SteadyResult], shard_count: int, i
 
     money = by_function(flash.checkout_calls, MONEY_PATH) + by_function(flash.pay_calls, MONEY_PATH)
     total = sum(money.values())
-    rejected_queries = out_of_stock  # each rejected buyer's last look at the stock (1 Query)
+    rejected_queries = out_of_stock  # each rejected buyer's last look at the stock (1 BatchGetItem)
     per_order = (total - rejected_queries) / max(1, delivered_orders)
     checkout_txn = flash.checkout_calls[("CheckoutFunction", "dynamodb", "TransactWriteItems")]
     fulfil_txn = flash.pay_calls[("FulfilFunction", "dynamodb", "TransactWriteItems")]
@@ -538,6 +539,7 @@ def report(flash: FlashResult, steadies: list[SteadyResult], shard_count: int, i
     burst_server = [
         o["delivered_at"] - o["paid_at"] for o in flash.orders.values() if o["delivered_at"] and o["paid_at"]
     ]
+    heat = report_heat(Heat.of(flash.capacity, MONEY_PATH), delivered_orders, BUYERS)
     headline = next(r for r in steadies if r.run.rate == 10 and not r.run.preplaced and r.run.poll_seconds is None)
     pay_only = next(r for r in steadies if r.run.preplaced)
 
@@ -562,7 +564,7 @@ def report(flash: FlashResult, steadies: list[SteadyResult], shard_count: int, i
             "balanced",
         ),
         ("AWS requests / delivered order (money path)", f"{per_order:.2f}", "≤ 8"),
-        ("  same, rejected buyers' Query included", f"{total / max(1, delivered_orders):.2f}", ""),
+        ("  same, rejected buyers' read included", f"{total / max(1, delivered_orders):.2f}", ""),
         ("  same, per buyer", f"{total / BUYERS:.2f}", ""),
         (
             "conflict retries / order (checkout, fulfil)",
@@ -570,9 +572,15 @@ def report(flash: FlashResult, steadies: list[SteadyResult], shard_count: int, i
             f"({checkout_retries}, {fulfil_retries})",
             "< 0.1",
         ),
-        ("writes to the hottest item / order", f"{hot_per_order:.3f} (STOCK#{hottest_shard:02d})", ""),
-        ("per-SKU ceiling on DynamoDB, this batch", f"{ceiling:,.0f} orders/s", "≥ 5,000"),
-        (f"  if spread over all {shard_count} shards", f"{spread_ceiling:,.0f} orders/s", ""),
+        ("hottest partition key (WCU as billed)", heat["hot_write_key"], ""),
+        ("  its WCU / delivered order", heat["hot_write_per_order"], ""),
+        ("per-SKU ceiling, 1,000 WCU/s ÷ that", f"{heat['write_ceiling']} orders/s", "≥ 5,000"),
+        ("hottest partition key (RCU as billed)", heat["hot_read_key"], ""),
+        ("  its RCU / delivered order", heat["hot_read_per_order"], ""),
+        ("  reads' ceiling, 3,000 RCU/s ÷ that", f"{heat['read_ceiling']} orders/s", ""),
+        ("writes to the hottest shard / order (count)", f"{hot_per_order:.3f} (shard {hottest_shard:02d})", ""),
+        ("  1,000 ÷ that (the old count, 1 per write)", f"{ceiling:,.0f} orders/s", ""),
+        (f"  if spread evenly over all {shard_count} shards", f"{spread_ceiling:,.0f} orders/s", ""),
         (f"  worst {window} consecutive orders", f"{worst_ceiling:,.0f} orders/s", ""),
         (
             "burst pay→delivered p50 / p99",
@@ -628,13 +636,13 @@ def report(flash: FlashResult, steadies: list[SteadyResult], shard_count: int, i
 
     print(
         f"\nStock shards (writes during the sale = reserve + reserved→sold; ingestion wrote {ingest_txn} chunk "
-        "transactions, one shard write each, not counted):"
+        "transactions, up to 8 shard writes each, not counted):"
     )
     print(f"  {'shard':<9} {'imported':>8} {'sold':>6} {'reserves':>8} {'writes':>7} {'per order':>9}")
     for i in sorted(flash.shards):
         s = flash.shards[i]
         print(
-            f"  STOCK#{i:02d} {s['imported']:>8} {s['sold']:>6} {reserve_writes[i]:>8} {order_writes[i]:>7} "
+            f"  {i:>5}    {s['imported']:>8} {s['sold']:>6} {reserve_writes[i]:>8} {order_writes[i]:>7} "
             f"{order_writes[i] / max(1, delivered_orders):>9.3f}"
         )
 
@@ -642,7 +650,7 @@ def report(flash: FlashResult, steadies: list[SteadyResult], shard_count: int, i
     print_calls(
         "Phase 1, orders (all 1,500 buyers), per delivered order:", checkout_all, delivered_orders, "/ delivered"
     )
-    print(f"  of which {rejected_queries} Query are the rejected buyers' last look at the stock")
+    print(f"  of which {rejected_queries} BatchGetItem are the rejected buyers' last look at the stock")
     print_calls(
         "Phase 2, payments and fulfilment, per delivered order:",
         by_function(flash.pay_calls, MONEY_PATH),
@@ -653,7 +661,7 @@ def report(flash: FlashResult, steadies: list[SteadyResult], shard_count: int, i
     for (_f, service, _op), n in money.items():
         services[service] += n
     services["dynamodb"] -= rejected_queries
-    print("\nMoney path per delivered order by service (rejected buyers' last Query left out):")
+    print("\nMoney path per delivered order by service (rejected buyers' last read left out):")
     for service, n in sorted(services.items()):
         print(f"  {service:<10} {n / max(1, delivered_orders):.3f}")
     print(f"  {'total':<10} {per_order:.3f}")
@@ -683,6 +691,6 @@ def main() -> None:
         steadies = [
             steady(state, operator, steady_sku, r, f"steady{k}-{run.lower()}") for k, r in enumerate(STEADY_RUNS)
         ]
-        shard_count = int(state.get("parameters", {}).get("StockShards", 16))
+        shard_count = int(state.get("parameters", {}).get("StockShards", 32))
     report(flash, steadies, shard_count, ingest_calls)
     print(f"\nThe stack's log: {STACK_LOG.relative_to(ROOT)}")

@@ -8,6 +8,7 @@ same guarantee for everything."""
 from __future__ import annotations
 
 import copy
+import io
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, cast
@@ -23,6 +24,8 @@ from moto.dynamodbstreams.models import ShardIterator
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.sqs.models import Queue
 from werkzeug.serving import ThreadedWSGIServer, make_server
+
+from local.capacity import METER
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -49,7 +52,18 @@ class Serialised:
                     # S3 stores any body; moto's Flask app would parse this one as a form and store
                     # nothing (urllib and `curl --data-binary` send this type by default).
                     environ["CONTENT_TYPE"] = "application/octet-stream"
-                result = self.app(environ, start_response)
+                metered = None
+                status: list[int] = []
+                if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+                    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+                    environ["wsgi.input"] = io.BytesIO(body)
+                    metered = METER.before(environ, body)
+
+                def respond(code: str, headers: Any, *rest: Any) -> Any:
+                    status.append(int(code.split(" ", 1)[0]))
+                    return start_response(code, headers, *rest)
+
+                result = self.app(environ, respond if metered is not None else start_response)
                 try:
                     # Drain inside the lock: moto may build the body lazily.
                     chunks = list(result)
@@ -57,6 +71,8 @@ class Serialised:
                     close = getattr(result, "close", None)
                     if close is not None:
                         close()
+                if metered is not None:
+                    METER.after(metered, status[0] if status else 500, b"".join(chunks))
                 if self.on_response is not None:
                     self.on_response(environ)
             finally:

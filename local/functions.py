@@ -88,9 +88,21 @@ def _condition_keys(service: str, operation: str, params: dict[str, Any]) -> tup
 _original_call = getattr(BaseClient, "_make_api_call")  # noqa: B009 - private, patched below
 
 
+FUNCTION_HEADER = "X-Kayisu-Function"  # which function sent a request: the emulator's capacity meter reads it
+
+
+def _name_the_function(request: Any, **_: Any) -> None:
+    fn = current_function.get()
+    if fn:
+        request.headers[FUNCTION_HEADER] = fn
+
+
 def _recording_call(self: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:
     fn = current_function.get()
     if fn:
+        if not getattr(self, "_kayisu_named", False):
+            self.meta.events.register_first("before-send", _name_the_function)
+            setattr(self, "_kayisu_named", True)  # noqa: B010
         service = self.meta.service_model.service_name
         context = _condition_keys(service, operation_name, api_params)
         CALLS.record(AwsCall(fn, service, operation_name, _resource_of(api_params), context))

@@ -19,6 +19,7 @@ from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from local import outbox
+from local.capacity import METER
 from local.emulator import Emulator
 from local.events import EventSources, queue_mappings, schedule_mappings
 from local.functions import CALLS, Function, global_environment, install_call_recorder, load_functions
@@ -140,6 +141,7 @@ class LocalStack:
                 "/_local/outbox": self._outbox,
                 "/_local/schedules/<name>": self._schedule,
                 "/_local/calls": self._calls,
+                "/_local/capacity": self._capacity,
                 "/_local/health": lambda req, args: Response(
                     json.dumps({"status": "ok"}), content_type="application/json"
                 ),
@@ -224,6 +226,14 @@ class LocalStack:
             CALLS.reset()
             return Response(status=204)
         return Response(json.dumps({"items": CALLS.snapshot(), "next_cursor": None}), content_type="application/json")
+
+    def _capacity(self, request: Request, args: dict[str, str]) -> Response:
+        """DynamoDB capacity units as billed, by table (or index) and partition key
+        (local.capacity); DELETE starts the count again."""
+        if request.method == "DELETE":
+            METER.reset()
+            return Response(status=204)
+        return Response(json.dumps(METER.snapshot()), content_type="application/json")
 
     def _schedule(self, request: Request, args: dict[str, str]) -> Response:
         if request.method != "POST":

@@ -186,3 +186,22 @@ def _zip(members: list[tuple[str, bytes, int, int]]) -> bytes:
         directory += encoded
     end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members), len(directory), len(out), 0)
     return bytes(out + directory + end)
+
+
+MAX_STOCK_SHARDS = 32  # the template's StockShards at most: reading them all finds any count
+
+
+def stock_shards(ddb: Any, table: str, sku: str) -> dict[int, dict[str, Any]]:
+    """A SKU's stock shard items as the emulator holds them (raw attributes), by shard number:
+    one consistent BatchGetItem of every shard key the template allows."""
+    from kayisu.store.catalog import SHARD_SK, shard_pk
+
+    keys = {shard_pk(sku, n): n for n in range(MAX_STOCK_SHARDS)}
+    request = {table: {"Keys": [{"pk": {"S": pk}, "sk": {"S": SHARD_SK}} for pk in keys], "ConsistentRead": True}}
+    found: dict[int, dict[str, Any]] = {}
+    while request:
+        answer = ddb.batch_get_item(RequestItems=request)
+        for item in answer["Responses"].get(table, []):
+            found[keys[item["pk"]["S"]]] = item
+        request = answer.get("UnprocessedKeys") or {}
+    return found

@@ -98,7 +98,7 @@ def main() -> None:
     from kayisu.store import coupons as coupons_store
     from kayisu.store import orders as store
     from kayisu.web import metrics
-    from tests.support import emulator_client, stage_batch
+    from tests.support import emulator_client, stage_batch, stock_shards
 
     chaos = Chaos(BaseClient._make_api_call)  # type: ignore[attr-defined]
 
@@ -257,14 +257,9 @@ def main() -> None:
                     }
                 )
         shards: dict[str, dict[str, int]] = {}
-        for item in ddb.query(
-            TableName=resources["CatalogTable"],
-            KeyConditionExpression="pk = :p AND begins_with(sk, :s)",
-            ExpressionAttributeValues={":p": {"S": f"PRODUCT#{sku}"}, ":s": {"S": "STOCK#"}},
-            ConsistentRead=True,
-        )["Items"]:
+        for n, item in stock_shards(ddb, resources["CatalogTable"], sku).items():
             counters = ("imported", "available", "reserved", "sold", "void")
-            shards[item["sk"]["S"].removeprefix("STOCK#")] = {name: number(item, name) for name in counters}
+            shards[f"{n:02d}"] = {name: number(item, name) for name in counters}
         keys = [{"pk": {"S": f"CARD#{digest}"}, "sk": {"S": "CARD"}} for digest in digests]
         found: list[dict[str, Any]] = []
         while keys:

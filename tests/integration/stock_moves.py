@@ -26,19 +26,16 @@ def main() -> None:
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from kayisu.store.catalog import product_pk, shard_sk
     from kayisu.store.stock import MOVES, Stock, move_stock, stock_change
     from kayisu.store.txn import Cancelled, Transaction
-    from tests.support import emulator_client
+    from tests.support import emulator_client, stock_shards
 
     ddb = emulator_client(state, "dynamodb")
     table = state["resources"]["CatalogTable"]
     tally = {"sequences": 0, "committed": 0, "refused": 0}
 
     def stored(sku: str) -> dict[str, int]:
-        item: dict[str, Any] = ddb.get_item(
-            TableName=table, Key={"pk": {"S": product_pk(sku)}, "sk": {"S": shard_sk(SHARD)}}, ConsistentRead=True
-        ).get("Item", {})
+        item: dict[str, Any] = stock_shards(ddb, table, sku).get(SHARD, {})
         return {c: int(item[c]["N"]) if c in item else 0 for c in COUNTERS}
 
     @given(st.lists(st.tuples(st.sampled_from(sorted(MOVES)), st.integers(1, 4)), min_size=1, max_size=12))

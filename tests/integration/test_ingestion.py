@@ -16,7 +16,7 @@ import requests
 from openpyxl import Workbook  # type: ignore[import-untyped]
 
 from tests.integration.conftest import Api, aws, upload_batch, wait_for_batch
-from tests.support import run_as_function, stage_batch, xlsx_bomb
+from tests.support import run_as_function, stage_batch, stock_shards, xlsx_bomb
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -294,12 +294,7 @@ def test_a_failure_before_or_after_any_aws_call_then_redelivery_ends_exactly_rig
             2,
             1,
         ), where
-        shards = aws(stack, "dynamodb").query(
-            TableName=catalog,
-            KeyConditionExpression="pk = :p",
-            ExpressionAttributeValues={":p": {"S": f"PRODUCT#{s['sku']}"}},
-            ConsistentRead=True,
-        )["Items"]
+        shards = list(stock_shards(aws(stack, "dynamodb"), catalog, s["sku"]).values())
         imported = sum(int(i["imported"]["N"]) for i in shards if "imported" in i)
         assert imported == 250, where
         upload = s3.list_objects_v2(Bucket=stack["resources"]["CardsBucket"], Prefix=s["s3_key"])

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from kayisu.money import format_amount
 from kayisu.orders.delivery import mask_code
-from kayisu.orders.reservation import choose_shards
+from kayisu.orders.reservation import choose_shards, most_shards
 from kayisu.orders.schemas import OrderCreate, mask_email
 from kayisu.orders.tokens import new_token, owns, token_hash
 from kayisu.store.orders import OrderItem
@@ -26,11 +26,27 @@ def test_a_reservation_takes_exactly_the_quantity_from_shards_that_have_it(
     if sum(shards.values()) < quantity:
         assert plan is None
         return
+    fullest, needed = sorted(shards.values(), reverse=True), 0
+    while sum(fullest[:needed]) < quantity:
+        needed += 1
+    if needed > most_shards(quantity):  # its delivery would not fit one transaction
+        assert plan is None
+        return
     assert plan is not None
+    assert len(plan) <= most_shards(quantity)
     assert sum(plan.values()) == quantity
     assert all(0 < n <= shards[s] for s, n in plan.items())
     if any(available >= quantity for available in shards.values()):
         assert len(plan) == 1  # one contended item when one shard can carry the order
+
+
+def test_an_order_spread_thin_takes_no_more_shards_than_its_delivery_can_move() -> None:
+    thin = dict.fromkeys(range(32), 2)  # 64 cards left, 2 in each of 32 shards
+    assert choose_shards(thin, 64) is None  # 64 cards + 32 shards + 9 would exceed 100 items
+    assert choose_shards(thin, 62) is None  # 62 + 31 + 9 = 102
+    plan = choose_shards(thin, 60)
+    assert plan is not None
+    assert len(plan) == 30  # 60 + 30 + 9 = 99
 
 
 def test_reservations_spread_over_the_shards_that_can_carry_them() -> None:

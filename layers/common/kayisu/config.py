@@ -35,7 +35,7 @@ class Settings(BaseModel):
     max_pending_orders_per_ip: int = 20
     max_pending_units_per_ip_per_sku: int = Field(default=20, ge=1)
     order_ttl_minutes: int = 15
-    stock_shards: int = Field(default=16, ge=1, le=32)
+    stock_shards: int = Field(default=32, ge=1, le=32)
     ingest_slice_seconds: int = Field(default=840, ge=1)
     sandbox_secret_arn: str = ""
     # A real provider is enabled on a stage when its secret is (template: Enable{WechatPay,...}).

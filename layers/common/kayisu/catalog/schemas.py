@@ -18,7 +18,8 @@ Cost = Annotated[
     StrictInt, Field(ge=0, le=MAX_AMOUNT, description="what one unit costs the shop, minor units (operators only)")
 ]
 # One order's cards, its shards and its bookkeeping fit one DynamoDB transaction (100 items):
-# 64 cards + up to 32 shards + the order, its event and two limit counters.
+# 64 cards + up to 27 shards + the order, its event, three limit counters and a late payment's coupon
+# and flash-sale counters (kayisu.orders.reservation.most_shards).
 MaxPerOrder = Annotated[StrictInt, Field(ge=1, le=64)]
 AlertThreshold = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]

@@ -114,6 +114,8 @@ def fulfil(order_id: str, ports: FulfilmentPorts = AWS) -> Outcome:
                 if not from_reserved:
                     taken.clear()
                     break
+                if _moved(order, ports):  # another worker sold this order its cards meanwhile
+                    return fulfil(order_id, ports)
                 raise PoolShort(order_id)
             cards += random.sample(pool, count)
         if len(cards) != int(order.quantity):
@@ -135,6 +137,14 @@ def fulfil(order_id: str, ports: FulfilmentPorts = AWS) -> Outcome:
         ports.mail.send(order.email, *delivered_mail(order.order_id, token))
         return "delivered"
     raise RuntimeError(f"could not allocate cards after {ALLOCATION_ATTEMPTS} attempts")
+
+
+def _moved(order: store.OrderItem, ports: FulfilmentPorts) -> bool:
+    """Whether the order is no longer the paid order read at the start (one strongly consistent
+    read, only when its shard's pool came up short: with a shard holding few cards, a second
+    worker on the same order finds the pool emptied by the first, which delivered it)."""
+    now_stored = ports.records.load_order(order.order_id)
+    return now_stored is None or now_stored.status != order.status or bool(now_stored.refund_requested)
 
 
 def _refund_unfulfillable(order: store.OrderItem, ports: FulfilmentPorts) -> Outcome:

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import random
 
+TRANSACTION_ITEMS = 100  # DynamoDB's most items in one TransactWriteItems
+# Beside the cards and shards, delivery writes the order, its event, 3 limits, and (a late
+# payment's order) a coupon's counter and its buyer's, a flash sale's shard and its buyer's.
+BOOKKEEPING_ITEMS = 9
+
+
+def most_shards(quantity: int) -> int:
+    """How many shards an order of `quantity` may take: its delivery sells its cards and moves
+    its shards in one transaction (64 cards over 27 shards at most)."""
+    return max(1, TRANSACTION_ITEMS - BOOKKEEPING_ITEMS - quantity)
+
 
 def choose_shards(shards: dict[int, int], quantity: int) -> dict[int, int] | None:
     """Where to reserve `quantity`: one shard that has it all, at random weighted by what each
     has (the common case, one contended item), else several, fullest first. None if the SKU
-    has too little."""
+    has too little, or only in more shards than its delivery's transaction could hold."""
     whole = [s for s, available in shards.items() if available >= quantity]
     if whole:
         # Weighted by stock, so shards empty together and the last orders do not crowd the
@@ -24,4 +35,4 @@ def choose_shards(shards: dict[int, int], quantity: int) -> dict[int, int] | Non
         if take > 0:
             plan[shard] = take
             left -= take
-    return plan if left == 0 else None
+    return plan if left == 0 and len(plan) <= most_shards(quantity) else None

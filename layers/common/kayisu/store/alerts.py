@@ -22,10 +22,9 @@ from datetime import datetime, timedelta
 from pynamodb.attributes import NumberAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import PutError, UpdateError
 
-from kayisu.store.catalog import AlertItem, product_pk
+from kayisu.store.catalog import ALERT_SK, AlertItem, product_pk
 from kayisu.store.orders.items import OrdersItem
 
-ALERT_SK = "ALERT"
 SNAPSHOT_DAYS = 2
 
 

@@ -1,10 +1,16 @@
-"""The catalog table: a product item and its stock shards share one partition.
+"""The catalog table: a product, its low-stock alert, and its stock shards, each shard in a
+partition of its own.
 
-pk = PRODUCT#{sku}; sk = PRODUCT for the product, STOCK#{nn} for each stock shard, ALERT for its
-low-stock alert (kayisu.store.alerts). Stock is
-split into shards so that one SKU's reservations spread over several items (DynamoDB gives
-one item about 1,000 writes/s); a product's availability is the sum of its shards, read with
-one Query. See docs/architecture.md.
+- `PRODUCT#{sku}` / `PRODUCT`: the product; `PRODUCT#{sku}` / `ALERT`: its low-stock alert
+  (kayisu.store.alerts).
+- `STOCK#{sku}#{nn}` / `STOCK`: stock shard nn (00 … StockShards−1), its counters
+  (kayisu.store.stock).
+
+Stock is split into shards so that one SKU's orders spread over several partitions: DynamoDB
+serves one partition key at most 1,000 WCU a second, and each order writes its shard twice in a
+transaction (4 WCU). Shards that shared the product's partition key would share its 1,000 too.
+A product with its availability is one strongly consistent BatchGetItem: the product, its alert
+and every shard. See docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -82,10 +88,35 @@ def product_pk(sku: str) -> str:
 
 
 PRODUCT_SK = "PRODUCT"
+ALERT_SK = "ALERT"
+SHARD_SK = "STOCK"
+_SHARD_PREFIX = "STOCK#"
 
 
-def shard_sk(shard: int) -> str:
-    return f"STOCK#{shard:02d}"
+def shard_pk(sku: str, shard: int) -> str:
+    return f"{_SHARD_PREFIX}{sku}#{shard:02d}"
+
+
+def shard_of(item: StockShardItem) -> int:
+    """The shard number in a shard item's key."""
+    return int(item.pk.rsplit("#", 1)[1])
+
+
+def shard_item(sku: str, shard: int) -> StockShardItem:
+    """The shard's item, by key only (for an update)."""
+    return StockShardItem(shard_pk(sku, shard), SHARD_SK)
+
+
+def _product_keys(sku: str) -> list[tuple[str, str]]:
+    """The keys of a product's items: the product, its alert, and every stock shard (the
+    template's StockShards: lowering it would hide the stock of the shards above)."""
+    shards = [(shard_pk(sku, n), SHARD_SK) for n in range(get_settings().stock_shards)]
+    return [(product_pk(sku), PRODUCT_SK), (product_pk(sku), ALERT_SK), *shards]
+
+
+def _product_items(sku: str) -> Iterator[CatalogItem]:
+    """One strongly consistent BatchGetItem (PynamoDB asks again for any unprocessed keys)."""
+    yield from CatalogItem.batch_get(_product_keys(sku), consistent_read=True)
 
 
 @dataclass(frozen=True)
@@ -157,11 +188,11 @@ def change_product(sku: str, fields: dict[str, Any]) -> None:
 
 
 def load_product(sku: str) -> ProductWithStock | None:
-    """The product, its summed stock and its alert's state, with one strongly consistent Query."""
+    """The product, its summed stock and its alert's state (one BatchGetItem)."""
     product: ProductItem | None = None
     stock = StockCounts()
     disarmed_after: int | None = None
-    for item in CatalogItem.query(product_pk(sku), consistent_read=True):
+    for item in _product_items(sku):
         if isinstance(item, ProductItem):
             product = item
         elif isinstance(item, StockShardItem):
@@ -179,24 +210,24 @@ class ProductWithShards:
 
 
 def load_shards(sku: str) -> ProductWithShards | None:
-    """The product, what each of its stock shards has available and its alert's state, with one
-    consistent Query."""
+    """The product, what each of its stock shards has available and its alert's state (one
+    BatchGetItem)."""
     product: ProductItem | None = None
     shards: dict[int, int] = {}
     disarmed_after: int | None = None
-    for item in CatalogItem.query(product_pk(sku), consistent_read=True):
+    for item in _product_items(sku):
         if isinstance(item, ProductItem):
             product = item
         elif isinstance(item, StockShardItem):
-            shards[int(item.sk.removeprefix("STOCK#"))] = int(item.available)
+            shards[shard_of(item)] = int(item.available)
         elif isinstance(item, AlertItem):
             disarmed_after = item.disarmed_after()
     return ProductWithShards(product, shards, disarmed_after) if product is not None else None
 
 
 def scan_products() -> Iterator[ProductWithStock]:
-    """Every product with its stock. A Scan: the catalog table holds only products and their
-    few shards, and nothing here is written per order except shards."""
+    """Every product with its stock. A Scan: the catalog table holds only products, their
+    alerts and their few shards (each shard names its SKU)."""
     products: dict[str, ProductItem] = {}
     stock: dict[str, StockCounts] = {}
     for item in CatalogItem.scan():

@@ -1,6 +1,6 @@
 """Stock shard counters, and the one way they change (promise 3 is read here).
 
-Each stock shard (`PRODUCT#{sku}` / `STOCK#{nn}` in the catalog table) counts its cards by state:
+Each stock shard (`STOCK#{sku}#{nn}` / `STOCK` in the catalog table, a partition of its own) counts its cards by state:
 `available + reserved + sold + void = imported` at every moment. Every change of a counter is a
 `move_stock` inside the transaction that moves the cards or the order it counts: n cards from
 one state to another, on condition that the source holds at least n. Cards arrive from `NEW`
@@ -19,7 +19,7 @@ from enum import StrEnum
 from pynamodb.attributes import NumberAttribute
 from pynamodb.expressions.update import Action
 
-from kayisu.store.catalog import StockShardItem, product_pk, shard_sk
+from kayisu.store.catalog import StockShardItem, shard_item
 from kayisu.store.txn import Transaction
 
 
@@ -84,7 +84,7 @@ def move_stock(t: Transaction, sku: str, shard: int, src: Stock, dst: Stock, n: 
     actions += [_counter(counter).add(delta) for counter, delta in change.deltas.items()]
     t.update(
         name or f"shard:{shard}",
-        StockShardItem(product_pk(sku), shard_sk(shard)),
+        shard_item(sku, shard),
         actions=actions,
         condition=_counter(change.guard) >= n if change.guard else None,
     )

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from kayisu.clock import now
 from kayisu.config import get_settings
 from kayisu.store.cards import CARD_SK, TRANSACTION_ITEMS, BatchItem, CardItem, batch_pk
-from kayisu.store.catalog import StockShardItem, product_pk, shard_sk
+from kayisu.store.catalog import load_shards
 from kayisu.store.stock import Stock, move_stock
 from kayisu.store.txn import Cancelled, Transaction
 
@@ -81,8 +81,9 @@ def _void_cards(batch: BatchItem, cards: list[CardItem]) -> tuple[int, int]:
             gone = {name.removeprefix("card:") for name in exc.failed if name.startswith("card:")}
             short = {int(name.removeprefix("shard:")) for name in exc.failed if name.startswith("shard:")}
             cards = [c for c in cards if c.pk not in gone]
+            entry = load_shards(batch.sku) if short else None
             for shard in short:
-                available = _available_in_shard(batch.sku, shard)
+                available = entry.shards.get(shard, 0) if entry else 0
                 group = [c for c in cards if int(c.shard) == shard]
                 keep = {c.pk for c in group[: max(0, available)]}
                 held += len(group) - len(keep)
@@ -91,9 +92,3 @@ def _void_cards(batch: BatchItem, cards: list[CardItem]) -> tuple[int, int]:
             continue
         return len(cards), held
     raise RuntimeError("voiding did not settle after 10 attempts")
-
-
-def _available_in_shard(sku: str, shard: int) -> int:
-    for item in StockShardItem.query(product_pk(sku), StockShardItem.sk == shard_sk(shard), consistent_read=True):
-        return int(item.available)
-    return 0

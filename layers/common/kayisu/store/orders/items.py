@@ -217,6 +217,8 @@ def release_sale(t: Transaction, order: OrderItem, kept: bool) -> list[Action]:
             return []
         sales.give_back(t, sale_id, plan, buyer, units)
         return [OrderItem.sale_use.set(RETURNED)]
-    if order.sale_use == RETURNED:
-        sales.give_back(t, sale_id, plan, buyer, units, sign=-1)
+    if order.sale_use == RETURNED and plan:
+        # Taken again from one shard (it may go below 0: the sale's `sold` stays right), so the
+        # delivery's transaction holds two more items at most (reservation.BOOKKEEPING_ITEMS).
+        sales.give_back(t, sale_id, {min(plan): units}, buyer, units, sign=-1)
     return [OrderItem.sale_use.set(KEPT)]
