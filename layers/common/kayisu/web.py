@@ -202,6 +202,8 @@ PATH_PARAMETERS: dict[str, PathParameter] = {
     "report_id": PathParameter(re.compile(r"^(daily|weekly|monthly)-[0-9W-]{4,10}$"), "UNKNOWN_REPORT", "report"),
     "payment_id": PathParameter(re.compile(r"^[A-Za-z0-9_-]{1,80}$"), "NOT_FOUND", "payment"),
     "provider": PathParameter(re.compile(r"^[a-z0-9_-]{1,32}$"), "NOT_FOUND", "provider"),
+    "webhook_id": PathParameter(re.compile(r"^whk_[0-9a-f]{20}$"), "UNKNOWN_WEBHOOK", "webhook"),
+    "delivery_id": PathParameter(re.compile(r"^dlv_[0-9a-f]{24}$"), "UNKNOWN_DELIVERY", "delivery"),
 }
 
 
