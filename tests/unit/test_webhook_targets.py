@@ -17,9 +17,10 @@ PUBLIC = "93.184.216.34"
 
 def resolving(monkeypatch: pytest.MonkeyPatch, *answers: str) -> None:
     def fake(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
-        return [(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in answers]
+        family = {True: socket.AF_INET6, False: socket.AF_INET}
+        return [(family[":" in a], socket.SOCK_STREAM, 6, "", (a, port)) for a in answers]
 
-    monkeypatch.setattr(targets.socket, "getaddrinfo", fake)
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
 
 
 def refused(url: str, allow_loopback: bool = False) -> str:
@@ -82,7 +83,7 @@ def test_a_name_that_does_not_resolve_is_refused(monkeypatch: pytest.MonkeyPatch
     def fail(*args: Any, **kwargs: Any) -> Any:
         raise socket.gaierror("no such name")
 
-    monkeypatch.setattr(targets.socket, "getaddrinfo", fail)
+    monkeypatch.setattr(socket, "getaddrinfo", fail)
     assert "does not resolve" in refused("https://nowhere.invalid/")
 
 
@@ -95,4 +96,5 @@ def test_the_signature_is_hmac_of_time_and_body_and_both_secrets_sign_during_a_r
     old = hmac.new(b"old", b"1700000000." + body, hashlib.sha256).hexdigest()
     assert signing.signature(["new"], body, 1_700_000_000) == f"t=1700000000,v1={expected}"
     assert signing.signature(["new", "old"], body, 1_700_000_000) == f"t=1700000000,v1={expected},v1={old}"
-    assert signing.new_secret().startswith("whsec_") and signing.new_secret() != signing.new_secret()
+    assert signing.new_secret().startswith("whsec_")
+    assert signing.new_secret() != signing.new_secret()

@@ -80,7 +80,7 @@ def addresses(target: Target, allow_loopback: bool) -> list[IPAddress]:
             infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError):
             raise bad_url(f"The host {target.host!r} does not resolve.") from None
-        found = list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
+        found = list(dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos))
     if not found:
         raise bad_url(f"The host {target.host!r} does not resolve.")
     for address in found:
