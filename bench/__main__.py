@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import cold_start, flash_sale, ingest, redeem, reports
+from bench import cold_start, dashboard, flash_sale, ingest, redeem, reports
 
 BENCHMARKS = {
     "cold-start": cold_start.main,
@@ -13,6 +13,7 @@ BENCHMARKS = {
     "flash-sale": flash_sale.main,
     "reports": reports.main,
     "redeem": redeem.main,
+    "dashboard": dashboard.main,
 }
 
 

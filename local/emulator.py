@@ -19,6 +19,7 @@ from moto.dynamodb.exceptions import (
     TransactionCanceledException,
 )
 from moto.dynamodb.models.table import Table
+from moto.dynamodbstreams.models import ShardIterator
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.sqs.models import Queue
 from werkzeug.serving import ThreadedWSGIServer, make_server
@@ -102,6 +103,13 @@ _original_transact = dynamodb_models.DynamoDBBackend.transact_write_items
 
 def _transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> None:
     backups: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
+    # moto writes a transaction's items one by one, each into the table's stream: a cancelled
+    # transaction must leave no stream record (its partial writes nor their undoing), as on AWS.
+    streams = {
+        name: (table.stream_shard, len(table.stream_shard.items))
+        for name, table in backend.tables.items()
+        if table.stream_shard is not None
+    }
     for entry in transact_items:
         _, op = next(iter(entry.items()))
         table = backend.tables.get(op.get("TableName"))
@@ -126,11 +134,25 @@ def _transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) ->
                 backend.delete_item(name, key)
             else:
                 backend.put_item(name, attributes)
+        for shard, length in streams.values():
+            del shard.items[length:]
         raise
+
+
+_original_get_records = ShardIterator.get
+
+
+def _get_records_once(iterator: ShardIterator, limit: int = 1000) -> dict[str, Any]:
+    """moto keeps every shard iterator it ever made; a poller makes one per GetRecords, four a
+    second. The one just used is dropped (each answer carries the next)."""
+    answer: dict[str, Any] = _original_get_records(iterator, limit)
+    iterator.streams_backend.shard_iterators.pop(iterator.arn, None)
+    return answer
 
 
 setattr(dynamodb_models, "copy", _CopyTablesByReference)  # noqa: B010
 setattr(dynamodb_models.DynamoDBBackend, "transact_write_items", _transact_write_items)  # noqa: B010
+setattr(ShardIterator, "get", _get_records_once)  # noqa: B010
 
 
 class Emulator:

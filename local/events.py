@@ -1,6 +1,7 @@
 """The template's event sources, run locally: SQS event source mappings (batch size,
 ReportBatchItemFailures, visibility timeout; the queue's redrive policy moves poison messages
-to the DLQ inside the emulator) and EventBridge schedules (rate and cron, in their time zone)."""
+to the DLQ inside the emulator), DynamoDB stream mappings (local.streams) and EventBridge
+schedules (rate and cron, in their time zone)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import boto3
 from croniter import croniter
 
 from local.functions import Function
+from local.streams import StreamMapping, StreamPoller
 from local.template import ACCOUNT_ID, REGION, Template
 
 log = logging.getLogger("kayisu.local.events")
@@ -168,12 +170,18 @@ def schedule_mappings(template: Template, functions: dict[str, Function]) -> lis
 
 class EventSources:
     def __init__(
-        self, queues: list[QueueMapping], schedules: list[ScheduleMapping], endpoint_url: str, run_schedules: bool
+        self,
+        queues: list[QueueMapping],
+        schedules: list[ScheduleMapping],
+        endpoint_url: str,
+        run_schedules: bool,
+        streams: list[StreamMapping] | None = None,
     ) -> None:
         self.queues = queues
         self.schedules = schedules
         self.run_schedules = run_schedules
         self.sqs = boto3.client("sqs", region_name=REGION, endpoint_url=endpoint_url)
+        self.streams = [StreamPoller(s, endpoint_url) for s in streams or []]
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
 
@@ -183,6 +191,12 @@ class EventSources:
                 self.threads.append(
                     threading.Thread(target=self._poll, args=(q,), name=f"sqs-{q.name}-{n}", daemon=True)
                 )
+        for poller in self.streams:
+            self.threads.append(
+                threading.Thread(
+                    target=poller.run, args=(self.stopping,), name=f"stream-{poller.mapping.name}", daemon=True
+                )
+            )
         if self.run_schedules and self.schedules:
             self.threads.append(threading.Thread(target=self._clock, name="schedules", daemon=True))
         for t in self.threads:

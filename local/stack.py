@@ -25,6 +25,7 @@ from local.functions import CALLS, Function, global_environment, install_call_re
 from local.gateway import Gateway, problem
 from local.openapi import build_openapi
 from local.provision import Provisioner
+from local.streams import stream_mappings
 from local.template import DEV_DEFAULTS, REGION, Template, parse_overrides
 
 log = logging.getLogger("kayisu.local")
@@ -127,6 +128,7 @@ class LocalStack:
             schedule_mappings(template, self.functions),
             self.aws_url,
             self.run_schedules,
+            stream_mappings(template, self.functions),
         )
         gateway = Gateway(
             template,

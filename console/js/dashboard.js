@@ -51,10 +51,19 @@ function daysBefore(day, n) {
   return date.toISOString().slice(0, 10);
 }
 
-// The one currency of the totals, for the series' amounts (which carry none).
+// The currency of the series' amounts (each point names it), else the first of the totals.
 function mainCurrency(data) {
+  const point = Array.isArray(data.series) ? data.series.find((p) => p && p.currency) : null;
+  if (point) return point.currency;
   const totals = Array.isArray(data.currency_totals) ? data.currency_totals : [];
   return totals.length ? totals[0].currency : null;
+}
+
+// A point's label: its business day, or for a one-day range its hour (business time, `hour`).
+function pointLabel(p, hourly) {
+  if (hourly && Number.isInteger(p.hour)) return `${String(p.hour).padStart(2, '0')}:00`;
+  const raw = String(p.date ?? p.at ?? '');
+  return hourly ? (/T(\d{2}:\d{2})/.exec(raw)?.[1] ?? raw) : raw.slice(0, 10);
 }
 
 function major(amount, currency) {
@@ -91,10 +100,7 @@ function draw(echarts, el, option) {
 }
 
 function seriesChart(echarts, el, series, currency, hourly) {
-  const labels = series.map((p) => {
-    const raw = String(p.date ?? p.hour ?? p.at ?? '');
-    return hourly ? (/T(\d{2}:\d{2})/.exec(raw)?.[1] ?? raw) : raw.slice(0, 10);
-  });
+  const labels = series.map((p) => pointLabel(p, hourly));
   draw(echarts, el, {
     legend: { top: 0 },
     xAxis: { type: 'category', data: labels },
@@ -235,13 +241,13 @@ async function render(ctx, slot, from, to) {
   };
   if (Array.isArray(data.series)) {
     const box = chartBox(t('dash.series'));
-    wide(t('dash.series'), box, () => table([t('orders.created'), t('dash.amount'), t('dash.count')], data.series.map((p) => [p.date, money(p.amount, currency), number(p.orders)])));
+    wide(t('dash.series'), box, () => table([t('orders.created'), t('dash.amount'), t('dash.count')], data.series.map((p) => [pointLabel(p, from === to), money(p.amount, currency), number(p.orders)])));
     if (data.series.length) pending.push(() => seriesChart(echarts, box, data.series, currency, from === to));
     else replace(box, h('p', { class: 'empty' }, t('dash.nodata')));
   }
   if (hours && Array.isArray(hours.series)) {
     const box = chartBox(t('dash.today'));
-    wide(t('dash.today'), box, () => table([t('orders.created'), t('dash.amount'), t('dash.count')], hours.series.map((p) => [p.date, money(p.amount, currency), number(p.orders)])));
+    wide(t('dash.today'), box, () => table([t('orders.created'), t('dash.amount'), t('dash.count')], hours.series.map((p) => [pointLabel(p, true), money(p.amount, currency), number(p.orders)])));
     if (hours.series.length) pending.push(() => seriesChart(echarts, box, hours.series, currency, true));
     else replace(box, h('p', { class: 'empty' }, t('dash.nodata')));
   }

@@ -29,7 +29,8 @@ function statusPill(prefix, value) {
 
 // -- products
 
-const PRODUCT_FIELDS = ['name', 'description', 'price', 'currency', 'max_per_order', 'alert_threshold', 'status'];
+const PRODUCT_FIELDS = ['name', 'description', 'price', 'currency', 'cost', 'max_per_order', 'alert_threshold', 'status'];
+const NUMBERS = ['price', 'cost', 'max_per_order', 'alert_threshold'];
 
 function productForm(ctx, product, done) {
   const creating = !product;
@@ -44,6 +45,8 @@ function productForm(ctx, product, done) {
     field({ name: 'description', label: t('product.description'), type: 'textarea', value: p.description, maxlength: 5000 }),
     field({ name: 'price', label: t('product.price'), type: 'number', value: p.price, required: true, min: 0, step: 1 }),
     field({ name: 'currency', label: t('product.currency'), value: p.currency, required: true, maxlength: 3 }),
+    // What a unit costs the shop (operators only): the dashboard's gross profit. Left empty: none, or unchanged.
+    field({ name: 'cost', label: t('product.cost'), type: 'number', value: p.cost ?? '', min: 0, step: 1 }),
     field({ name: 'max_per_order', label: t('product.max_per_order'), type: 'number', value: p.max_per_order, min: 1, max: 64, step: 1 }),
     field({ name: 'alert_threshold', label: t('product.alert_threshold'), type: 'number', value: p.alert_threshold, min: 0, step: 1 }),
     field({
@@ -71,7 +74,8 @@ function productForm(ctx, product, done) {
     const body = {};
     for (const name of creating ? ['sku', ...PRODUCT_FIELDS] : PRODUCT_FIELDS) {
       const raw = String(data.get(name) ?? '');
-      body[name] = ['price', 'max_per_order', 'alert_threshold'].includes(name) ? Number(raw) : raw.trim();
+      if (name === 'cost' && raw.trim() === '') continue;
+      body[name] = NUMBERS.includes(name) ? Number(raw) : raw.trim();
     }
     body.currency = body.currency.toUpperCase();
     replace(slot);

@@ -7,9 +7,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from kayisu.catalog import service as catalog
 from kayisu.catalog.schemas import StockList
+from kayisu.config import require
 from kayisu.ingest import admin
 from kayisu.ingest.schemas import Batch, BatchCreate, BatchGenerate, BatchUpload, BatchVoided
 from kayisu.web import OPERATORS, create_app, documented, json_response, lambda_handler
+
+# What this function needs set: a missing one fails the cold start, not the first call.
+require("catalog_table", "cards_table", "cards_bucket", "reports_bucket")
 
 app = create_app()
 

@@ -4,9 +4,13 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
+from kayisu.config import require
 from kayisu.orders import admin
 from kayisu.orders.schemas import AdminOrderDetail, AdminOrderList, PaymentCheck, RefundRequest
 from kayisu.web import OPERATORS, OPERATORS_OR_FINANCE, caller, create_app, documented, lambda_handler, public_base
+
+# What this function needs set: a missing one fails the cold start, not the first call.
+require("catalog_table", "orders_table", "cards_table", "fulfilment_queue_url", "alerts_topic_arn")
 
 app = create_app()
 

@@ -5,9 +5,13 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
+from kayisu.config import require
 from kayisu.partners import admin
 from kayisu.partners.schemas import Partner, PartnerCreate, PartnerCreated, PartnerList, PartnerUpdate, SecretRotation
 from kayisu.web import OPERATORS, create_app, documented, json_response, lambda_handler
+
+# What this function needs set: a missing one fails the cold start, not the first call.
+require("catalog_table", "partners_table", "kms_key_id")
 
 app = create_app()
 

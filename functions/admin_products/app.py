@@ -6,7 +6,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from kayisu.catalog import service
 from kayisu.catalog.schemas import AdminProduct, AdminProductList, ProductCreate, ProductUpdate
+from kayisu.config import require
 from kayisu.web import OPERATORS, create_app, documented, json_response, lambda_handler
+
+# What this function needs set: a missing one fails the cold start, not the first call.
+require("catalog_table")
 
 app = create_app()
 

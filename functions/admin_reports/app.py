@@ -4,9 +4,13 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
+from kayisu.config import require
 from kayisu.reports import library
 from kayisu.reports.periods import ReportKind
 from kayisu.web import OPERATORS_OR_FINANCE, create_app, documented, lambda_handler
+
+# What this function needs set: a missing one fails the cold start, not the first call.
+require("reports_bucket")
 
 app = create_app()
 

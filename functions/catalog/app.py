@@ -2,7 +2,11 @@
 
 from kayisu.catalog import service
 from kayisu.catalog.schemas import Product, ProductList
+from kayisu.config import require
 from kayisu.web import create_app, documented, lambda_handler
+
+# What this function needs set: a missing one fails the cold start, not the first call.
+require("catalog_table")
 
 app = create_app()
 

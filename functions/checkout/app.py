@@ -5,9 +5,13 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 
+from kayisu.config import require
 from kayisu.orders import checkout
 from kayisu.orders.schemas import Order, OrderCreate
 from kayisu.web import create_app, documented, json_response, lambda_handler, on_phone, public_base, source_ip
+
+# What this function needs set: a missing one fails the cold start, not the first call.
+require("catalog_table", "orders_table", "cards_table", "stock_events_queue_url")
 
 app = create_app()
 

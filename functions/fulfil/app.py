@@ -8,9 +8,13 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from kayisu.config import require
+from kayisu.observability import metrics
 from kayisu.orders.fulfilment import fulfil
 from kayisu.orders.queue import order_of
-from kayisu.web import metrics
+
+# What this function needs set: a missing one fails the cold start, not the first call.
+require("catalog_table", "orders_table", "cards_table", "alerts_topic_arn")
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)

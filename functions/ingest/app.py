@@ -9,8 +9,20 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from kayisu.config import require
 from kayisu.ingest import service
 from kayisu.store.cards import load_batch
+
+# What this function needs set: a missing one fails the cold start, not the first call.
+require(
+    "catalog_table",
+    "cards_table",
+    "cards_bucket",
+    "reports_bucket",
+    "ingest_queue_url",
+    "kms_key_id",
+    "code_digest_secret_arn",
+)
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)

@@ -2,9 +2,13 @@
 
 from aws_lambda_powertools.event_handler import Response
 
+from kayisu.config import require
 from kayisu.orders import payment
 from kayisu.orders.schemas import WebhookAck
-from kayisu.web import create_app, documented, lambda_handler
+from kayisu.web import answer_response, create_app, documented, lambda_handler
+
+# What this function needs set: a missing one fails the cold start, not the first call.
+require("catalog_table", "orders_table", "cards_table", "fulfilment_queue_url", "alerts_topic_arn")
 
 app = create_app()
 
@@ -31,7 +35,7 @@ app = create_app()
 def notify(provider: str) -> Response[str]:
     event = app.current_event
     raw = (event.decoded_body or "").encode("utf-8")  # the signature covers these exact bytes
-    return payment.receive(provider, event.headers, raw)
+    return answer_response(payment.receive(provider, event.headers, raw))
 
 
 handler = lambda_handler(app)

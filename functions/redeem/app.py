@@ -5,11 +5,15 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
+from kayisu.config import require
 from kayisu.partners import redemption
 from kayisu.partners.auth import authenticate, settle
 from kayisu.partners.schemas import Redemption, RedemptionRequest, Verification, VerificationRequest
 from kayisu.store.partners import PartnerItem, Slot
 from kayisu.web import create_app, documented, json_response, lambda_handler
+
+# What this function needs set: a missing one fails the cold start, not the first call.
+require("catalog_table", "cards_table", "partners_table", "code_digest_secret_arn")
 
 app = create_app()
 

@@ -5,16 +5,19 @@ kind, a run reports every period that ended at the start of its business day. An
 re-run one period with `{"kind": "daily", "period": "2026-11-24"}`.
 """
 
-from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from kayisu.clock import now
+from kayisu.clock import now, scheduled_at
+from kayisu.config import require
+from kayisu.observability import metrics
 from kayisu.reports import periods
 from kayisu.reports.export import export
-from kayisu.web import metrics
+
+# What this function needs set: a missing one fails the cold start, not the first call.
+require("orders_table", "reports_bucket")
 
 logger = Logger()
 
@@ -23,7 +26,7 @@ def requested(event: dict[str, Any]) -> list[periods.Period]:
     kind = periods.ReportKind(event["kind"]) if event.get("kind") else None
     if kind and event.get("period"):
         return [periods.parse(kind, str(event["period"]))]
-    at = datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00")) if event.get("time") else now()
+    at = scheduled_at(event) if event.get("time") else now()
     return periods.due_at(at, [kind] if kind else None)
 
 

@@ -2,8 +2,12 @@
 
 from aws_lambda_powertools.event_handler import Response
 
+from kayisu.config import require
 from kayisu.payments import sandbox_page
 from kayisu.web import create_app, html_page, lambda_handler, public_base
+
+# What this function needs set: a missing one fails the cold start, not the first call.
+require("orders_table")
 
 app = create_app()
 

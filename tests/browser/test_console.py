@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -94,6 +95,7 @@ def test_an_operator_signs_in_creates_a_product_and_imports_a_dropped_batch(
     form.get_by_label("SKU").fill(new_sku)
     form.get_by_label("Name").fill(f"控制台 {new_sku}")
     form.get_by_label("Price (minor units, e.g. fen or cents)").fill("2990")
+    form.get_by_label("Cost (minor units, optional; operators only)").fill("1800")
     form.get_by_label("Max per order").fill("4")
     form.get_by_label("Alert threshold").fill("2")
     screenshot(page, "console-02-new-product")
@@ -103,7 +105,7 @@ def test_an_operator_signs_in_creates_a_product_and_imports_a_dropped_batch(
     expect(row).to_contain_text("CN¥29.90")
     expect(row).to_contain_text("Active")
     made = next(p for p in operator.get("/v1/admin/products").json()["items"] if p["sku"] == new_sku)
-    assert (made["price"], made["max_per_order"], made["alert_threshold"]) == (2990, 4, 2)
+    assert (made["price"], made["cost"], made["max_per_order"], made["alert_threshold"]) == (2990, 1800, 4, 2)
     screenshot(page, "console-03-products")
 
     # A server-side validation error sits under its field, in words.
@@ -293,59 +295,65 @@ def test_an_operator_creates_a_partner_sees_its_secret_once_and_downloads_a_repo
     screenshot(page, "console-13-reports")
 
 
-# What CONTRACT §14's GET /v1/admin/dashboard answers; played back by Playwright until that
-# route is merged here (the lead adds a test against the real route then).
-def dashboard_answer(hourly: bool) -> dict[str, Any]:
-    day = business_today()
-    series = (
-        [{"date": f"{day}T{h:02d}:00:00+08:00", "orders": h % 4, "amount": (h % 4) * 4900} for h in range(24)]
-        if hourly
-        else [{"date": f"2026-11-{d:02d}", "orders": d % 7 + 1, "amount": (d % 7 + 1) * 9800} for d in range(1, 31)]
-    )
-    return {
-        "currency_totals": [{"currency": "CNY", "paid": 1_234_500, "refunded": 9_800, "net": 1_224_700}],
-        "orders": {"delivered": 120, "refunded": 2, "expired": 9, "pending_payment": 1},
-        "series": series,
-        "top_products": [
-            {"sku": "GIFT-CNY-100", "name": "礼品卡 ¥100", "units": 80, "amount": 784_000},
-            {"sku": "VIP-MONTH", "name": "会员月卡", "units": 30, "amount": 59_700},
-        ],
-        "channels": [{"channel": "web", "orders": 100}, {"channel": "embed", "orders": 22}],
-        "payment_methods": [{"method": "wechatpay", "orders": 70}, {"method": "alipay", "orders": 52}],
-        "buyers": {"total": 90, "repeat": 18, "repeat_rate": 0.2},
-        "funnel": {"created": 132, "paid": 122, "delivered": 120},
-        "profit": [{"currency": "CNY", "cost": 900_000, "gross_profit": 324_700, "margin": 0.265}],
-        "low_stock": [{"sku": "VIP-MONTH", "available": 2, "alert_threshold": 3}],
-        "tickets": {"open": 4, "overdue": 1},
-    }
+def days_before(day: str, n: int) -> str:
+    return (date.fromisoformat(day) - timedelta(days=n)).isoformat()
+
+
+def dashboard_counts(operator: Api, first: str, last: str, sku: str, units: int) -> dict[str, Any]:
+    """GET /v1/admin/dashboard once the stream function has counted `units` of `sku`."""
+    deadline = time.monotonic() + 60
+    while True:
+        seen: dict[str, Any] = operator.get("/v1/admin/dashboard", params={"from": first, "to": last}).json()
+        if any(p["sku"] == sku and p["units"] == units for p in seen.get("top_products", [])):
+            return seen
+        assert time.monotonic() < deadline, f"the dashboard never counted {units} units of {sku}: {seen}"
+        time.sleep(0.5)
+
+
+def major(amount: int) -> str:
+    return f"¥{amount / 100:,.2f}"  # CNY as both locales write it ("CN¥1,234.00" in English)
 
 
 @pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
-def test_the_dashboard_draws_the_contracts_figures_as_charts(
-    desk: Callable[..., Shopper], stack: dict[str, Any], locale: str
+def test_the_dashboard_shows_what_orders_made_through_the_api_counted(
+    desk: Callable[..., Shopper], stack: dict[str, Any], public: Api, operator: Api, new_sku: str, locale: str
 ) -> None:
+    stocked_product(operator, new_sku, new_codes(4, "DASH"), price=4900)
+    changed = operator.put(f"/v1/admin/products/{new_sku}", {"cost": 3000, "alert_threshold": 2})
+    assert changed.json()["cost"] == 3000
+    email = f"dash-{secrets.token_hex(3)}@example.com"
+    for quantity in (2, 1):  # one buyer, twice; one card is left: low stock
+        placed = order(public, new_sku, quantity=quantity, email=email).json()
+        assert pay(stack, placed).status_code == 200
+        wait_for(public, placed)
+    last = business_today()
+    first = days_before(last, 29)  # the page's default range: the last 30 days
+    counted = dashboard_counts(operator, first, last, new_sku, 3)
+    today = operator.get("/v1/admin/dashboard", params={"from": last, "to": last}).json()
+
     me = desk(locale)
     asked: list[str] = []
-
-    def played(route: Route) -> None:
-        assert route.request.headers.get("authorization", "").startswith("Bearer ")
-        asked.append(route.request.url)
-        hourly = "from=" + business_today() in route.request.url and "to=" + business_today() in route.request.url
-        route.fulfill(status=200, content_type="application/json", body=json.dumps(dashboard_answer(hourly)))
-
-    me.context.route("**/v1/admin/dashboard?*", played)
+    me.context.on("request", lambda r: asked.append(r.url) if "/v1/admin/dashboard" in r.url else None)
     page = me.page()
-    sign_in(page, "operator", "/console/?from=2026-11-01&to=2026-11-30")
+    sign_in(page, "operator")
     zh = locale == "zh-CN"
 
     def region(name: str) -> Any:
         return page.get_by_role("region", name=name, exact=True)
 
-    expect(region("收入" if zh else "Revenue")).to_contain_text("¥12,345.00")
-    expect(region("买家" if zh else "Buyers")).to_contain_text("20%")
-    expect(region("库存不足" if zh else "Low stock")).to_contain_text("VIP-MONTH")
-    expect(region("售后工单" if zh else "Tickets")).to_contain_text("4")
-    expect(region("毛利" if zh else "Gross profit")).to_contain_text("26.5%")
+    (money,) = counted["currency_totals"]
+    expect(region("收入" if zh else "Revenue")).to_contain_text(major(money["net"]))
+    top = region("热销商品" if zh else "Top products").get_by_role("row").filter(has_text=new_sku)
+    expect(top).to_contain_text(f"Test {new_sku}")
+    expect(top.locator("td").nth(2)).to_have_text("3")
+    expect(top).to_contain_text(major(3 * 4900))
+    expect(region("库存不足" if zh else "Low stock")).to_contain_text(new_sku)
+    buyers = region("买家" if zh else "Buyers")
+    expect(buyers).to_contain_text(f"{counted['buyers']['repeat']}")
+    (profit,) = counted["profit"]
+    expect(region("毛利" if zh else "Gross profit")).to_contain_text(major(profit["gross_profit"]))
+    funnel = region("转化" if zh else "Funnel")
+    expect(funnel).to_contain_text(f"{counted['funnel']['created']:,}")
     for name in (
         ["每日收入与订单", "今日每小时", "热销商品", "支付方式", "渠道"]
         if zh
@@ -353,7 +361,9 @@ def test_the_dashboard_draws_the_contracts_figures_as_charts(
     ):
         # ECharts drew each into a canvas of its box.
         expect(page.get_by_role("img", name=name, exact=True).locator("canvas")).to_have_count(1)
-    assert any("from=2026-11-01" in url and "to=2026-11-30" in url for url in asked)
+    assert any(f"from={first}" in url and f"to={last}" in url for url in asked), asked
+    assert any(f"from={last}" in url and f"to={last}" in url for url in asked), asked  # today per hour
+    assert sum(p["orders"] for p in today["series"]) == today["funnel"]["created"]
     screenshot(page, f"console-11-dashboard-{'zh' if zh else 'en'}")
 
 

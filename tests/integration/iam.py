@@ -77,17 +77,22 @@ def policy_documents(function: str, parameters: dict[str, str] | None = None) ->
     return documents
 
 
-# What Lambda's event source mapping does with the function's role, for its own queues.
+# What Lambda's event source mapping does with the function's role, for its own queues and streams.
 POLLER_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"}
+STREAM_POLLER_ACTIONS = {
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+}
 
 
 def polled_by_lambda(function: str) -> set[Request]:
-    queues = {
-        e["Properties"]["Queue"]["Fn::GetAtt"][0]
-        for e in FUNCTIONS[function]["Properties"].get("Events", {}).values()
-        if e["Type"] == "SQS"
-    }
-    return {Request(a, q) for a in POLLER_ACTIONS for q in queues}
+    events = FUNCTIONS[function]["Properties"].get("Events", {}).values()
+    queues = {e["Properties"]["Queue"]["Fn::GetAtt"][0] for e in events if e["Type"] == "SQS"}
+    tables = {e["Properties"]["Stream"]["Fn::GetAtt"][0] for e in events if e["Type"] == "DynamoDB"}
+    polled = {Request(a, q) for a in POLLER_ACTIONS for q in queues}
+    return polled | {Request(a, t) for a in STREAM_POLLER_ACTIONS for t in tables}
 
 
 def holds(condition: Any, parameters: dict[str, str]) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -34,8 +35,9 @@ def test_policies_name_only_our_resources_and_no_wildcards() -> None:
         grants(function)  # asserts inside
 
 
-def test_queue_triggered_functions_bring_their_own_role() -> None:
-    # Else SAM attaches AWSLambdaSQSQueueExecutionRole: receive and delete on every queue.
+def test_queue_and_stream_triggered_functions_bring_their_own_role() -> None:
+    # Else SAM attaches AWSLambdaSQSQueueExecutionRole (receive and delete on every queue) or
+    # AWSLambdaDynamoDBExecutionRole (every stream).
     for function in FUNCTIONS:
         if polled_by_lambda(function):
             assert "Role" in FUNCTIONS[function]["Properties"], function
@@ -57,6 +59,21 @@ def tour(stack: dict[str, Any], operator: Api, public: Api, sku: str) -> None:
     stock_alerts(stack, operator, public, sku)
     finance_reports(stack, operator)
     partners(stack, operator, public, sku)
+    dashboard(operator, f"{sku}-M")
+
+
+def dashboard(operator: Api, sku: str) -> None:
+    """The stream function has counted the money path's orders (it runs on its own, from the
+    orders table's stream), and operators read the dashboard."""
+    today = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    deadline = time.monotonic() + 30
+    while True:
+        answer = operator.get("/v1/admin/dashboard", params={"from": today, "to": today})
+        assert answer.status_code == 200, answer.text
+        if any(p["sku"] == sku for p in answer.json()["top_products"]):
+            return
+        assert time.monotonic() < deadline, "the dashboard never counted the tour's orders"
+        time.sleep(0.5)
 
 
 def partners(stack: dict[str, Any], operator: Api, public: Api, sku: str) -> None:

@@ -21,6 +21,7 @@ class Settings(BaseModel):
     cards_table: str = ""
     partners_table: str = ""
     idempotency_table: str = ""
+    dashboard_table: str = Field(default="", description="the dashboard's counters")
     cards_bucket: str = ""
     reports_bucket: str = ""
     alerts_topic_arn: str = ""
@@ -62,3 +63,22 @@ class Settings(BaseModel):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings.model_validate({k.lower(): v for k, v in os.environ.items()})
+
+
+class SettingsError(RuntimeError):
+    """A function's environment lacks what it needs: it cannot start."""
+
+
+def require(*names: str) -> Settings:
+    """The settings, once the ones this function needs are known to be set: called where a handler
+    module is imported, so that a missing table or queue fails the cold start with its variable's
+    name (and invalid values with pydantic's message), not the first AWS call with an obscure one."""
+    unknown = [name for name in names if name not in Settings.model_fields]
+    if unknown:
+        raise SettingsError(f"no such setting: {', '.join(unknown)}")
+    settings = get_settings()
+    missing = [name.upper() for name in names if not getattr(settings, name)]
+    if missing:
+        function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "this function")
+        raise SettingsError(f"{function} cannot start: {', '.join(missing)} not set (template.yaml Globals)")
+    return settings

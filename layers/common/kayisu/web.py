@@ -4,7 +4,7 @@
 - problem+json for every error (validation 422, malformed JSON 400, not found 404, auth 401/403,
   unexpected 500 without internals);
 - `X-Request-Id` on every response (the caller's, if sane, else API Gateway's request id);
-- Powertools Logger with the request id as correlation id, and Metrics.
+- the request id as the logs' correlation id, and metrics flushed (kayisu.observability).
 """
 
 from __future__ import annotations
@@ -13,12 +13,10 @@ import base64
 import binascii
 import json
 import re
-import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
@@ -38,14 +36,12 @@ from kayisu.errors import (
     unauthorized,
     validation_error,
 )
+from kayisu.observability import logger
+from kayisu.observability import metrics as metrics  # flushed here; also imported from here by scripts
+from kayisu.payments.provider import Answer
 
 PROBLEM_JSON = "application/problem+json"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-
-logger = Logger()
-metrics = Metrics(namespace="Kayisu")
-# Most API calls publish no custom metric; that is not worth a warning per request.
-warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 
 def problem_response(problem: Problem) -> Response[str]:
@@ -55,6 +51,11 @@ def problem_response(problem: Problem) -> Response[str]:
         body=json.dumps(problem.body(), ensure_ascii=False),
         headers=dict(problem.headers) or None,
     )
+
+
+def answer_response(answer: Answer) -> Response[str]:
+    """A provider's expected reply to its webhook (kayisu.payments.provider.Answer), as sent."""
+    return Response(answer.status, answer.content_type, answer.body, headers=dict(answer.headers) or None)
 
 
 def json_response(body: BaseModel | dict[str, Any], status: int = 200, exclude_none: bool = False) -> Response[str]:

@@ -15,15 +15,11 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from aws_lambda_powertools import Logger
-
 from kayisu.aws import client
 from kayisu.config import get_settings
+from kayisu.observability import logger, metrics
 from kayisu.store import alerts as store
 from kayisu.store import catalog as catalog_store
-from kayisu.web import metrics
-
-logger = Logger()
 
 
 def crossed(before: int, after: int, threshold: int) -> bool:

@@ -13,6 +13,10 @@ from kayisu.money import MAX_AMOUNT, MINOR_UNITS
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 Sku = Annotated[str, Field(pattern=SKU_PATTERN, description="stock keeping unit")]
 Price = Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT, description="minor units (fen for CNY)")]
+# Operators only (CONTRACT §14): never in what shoppers see, nor in an order.
+Cost = Annotated[
+    StrictInt, Field(ge=0, le=MAX_AMOUNT, description="what one unit costs the shop, minor units (operators only)")
+]
 # One order's cards, its shards and its bookkeeping fit one DynamoDB transaction (100 items):
 # 64 cards + up to 32 shards + the order, its event and two limit counters.
 MaxPerOrder = Annotated[StrictInt, Field(ge=1, le=64)]
@@ -42,6 +46,7 @@ class ProductCreate(BaseModel):
     description: Description = ""
     price: Price
     currency: str = "CNY"
+    cost: Cost | None = None
     max_per_order: MaxPerOrder = 10
     alert_threshold: AlertThreshold = 10
     status: ProductStatus = "active"
@@ -58,6 +63,7 @@ class ProductUpdate(BaseModel):
     description: Description | None = None
     price: Price | None = None
     currency: str | None = None
+    cost: Cost | None = None
     max_per_order: MaxPerOrder | None = None
     alert_threshold: AlertThreshold | None = None
     status: ProductStatus | None = None
@@ -86,6 +92,7 @@ class Product(BaseModel):
 class AdminProduct(Product):
     """What operators see: the product with its settings and timestamps."""
 
+    cost: int | None = Field(default=None, description="what one unit costs the shop (the dashboard's profit)")
     alert_threshold: int
     status: ProductStatus
     created_at: Timestamp

@@ -48,6 +48,7 @@ def _admin(entry: store.ProductWithStock) -> AdminProduct:
     p = entry.product
     return AdminProduct(
         **_public(entry).model_dump(),
+        cost=int(p.cost) if p.cost is not None else None,
         alert_threshold=int(p.alert_threshold),
         status=p.status,
         created_at=p.created_at,

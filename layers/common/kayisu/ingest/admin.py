@@ -15,6 +15,7 @@ from kayisu.ingest.schemas import Batch, BatchCreate, BatchGenerate, BatchUpload
 from kayisu.partners import codes
 from kayisu.store import cards as store
 from kayisu.store.catalog import load_product
+from kayisu.store.voiding import BatchNotFinished, void_unsold
 
 UPLOAD_SECONDS = 900
 DOWNLOAD_SECONDS = 900
@@ -91,8 +92,8 @@ def void(batch_id: str) -> BatchVoided:
     if batch is None:
         raise unknown_batch(batch_id)
     try:
-        voided, held = store.void_unsold(batch)
-    except store.BatchNotFinished:
+        voided, held = void_unsold(batch)
+    except BatchNotFinished:
         raise conflict(
             "BATCH_NOT_FINISHED", "The batch is still being ingested; void it when it has finished."
         ) from None

@@ -5,16 +5,14 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time, timedelta
 
-from aws_lambda_powertools import Logger
-
 from kayisu.clock import now
-from kayisu.errors import FieldError, Problem, conflict, not_found, validation_error
+from kayisu.errors import FieldError, Problem, conflict, validation_error
+from kayisu.observability import logger
 from kayisu.orders.delivery import mask_code, opened
 from kayisu.orders.fulfilment import RefundDeclined, RefundFailed, mail_refund_if_owed, refund_order
 from kayisu.orders.payment import check_with_provider
-from kayisu.orders.problems import provider_unavailable
+from kayisu.orders.problems import provider_unavailable, unknown_order
 from kayisu.orders.schemas import (
-    ORDER_STATUSES,
     AdminOrder,
     AdminOrderDetail,
     AdminOrderList,
@@ -22,12 +20,11 @@ from kayisu.orders.schemas import (
     OrderEvent,
     PaymentCheck,
 )
+from kayisu.orders.status import ORDER_STATUSES, REFUNDABLE, OrderStatus
 from kayisu.orders.views import summary_fields
 from kayisu.pagination import decode_cursor, encode_cursor
 from kayisu.payments.provider import ProviderError
 from kayisu.store import orders as store
-
-logger = Logger()
 
 EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,253}", re.ASCII)  # a lookup key, not a check of deliverability
 DEFAULT_MONTHS = 3  # how far back a list goes when `from` is not given
@@ -35,7 +32,7 @@ DEFAULT_MONTHS = 3  # how far back a list goes when `from` is not given
 # 422, so that `from=0001-01-01` cannot make one request scan twenty thousand months.
 MAX_RANGE_DAYS = 400
 PAGE = 50
-# What _cursor_out hands out: the ByCreated sort key of the last order shown (store._iso + id).
+# What _cursor_out hands out: the ByCreated sort key of the last order shown (store.sort_key_at + id).
 _CURSOR_KEY = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z#ord_[A-Za-z0-9]{1,60}")
 
 
@@ -182,10 +179,6 @@ def admin_order(order: store.OrderItem) -> AdminOrder:
     )
 
 
-def unknown_order(order_id: str) -> Problem:
-    return not_found("UNKNOWN_ORDER", f"There is no order {order_id!r}.")
-
-
 def detail(order_id: str) -> AdminOrderDetail:
     order, events = store.history(order_id)
     if order is None:
@@ -216,10 +209,10 @@ def refund(order_id: str, reason: str, operator: str, api_base: str = "") -> Adm
     order = store.load_order(order_id)
     if order is None:
         raise unknown_order(order_id)
-    if order.status == "refunded":
+    if order.status == OrderStatus.REFUNDED:
         mail_refund_if_owed(order)  # the first attempt may have died before mailing
         return detail(order_id)
-    if order.status not in ("paid", "delivered"):
+    if order.status not in REFUNDABLE:
         raise conflict("NOT_REFUNDABLE", f"An order that is {order.status} has taken no money to refund.")
     try:
         refund_order(order, f"operator: {reason}", operator, api_base=api_base)

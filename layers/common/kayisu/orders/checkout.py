@@ -1,10 +1,10 @@
 """Checkout and the shopper's view of an order (CONTRACT §1).
 
-An order and its reservation are created by one transaction (kayisu.store.orders.place_order):
-the order exists if and only if its stock was reserved and it fits the pending limits. A
-provider whose payments cost a call (WeChat Pay, Stripe) is asked only after that, so that a
-refused order costs it nothing; if it fails, the order is withdrawn (kayisu.store.orders.
-withdraw_order), giving back its stock and limits. The access token is random (256 bits)
+An order and its reservation are created by one transaction (kayisu.store.orders.checkout,
+`place_order`): the order exists if and only if its stock was reserved and it fits the pending
+limits. A provider whose payments cost a call (WeChat Pay, Stripe) is asked only after that, so
+that a refused order costs it nothing; if it fails, the order is withdrawn (`withdraw_order`),
+giving back its stock and limits. The access token is random (256 bits)
 and only its SHA-256 is stored; a repeat with the same Idempotency-Key gets the same order and a
 new token of its own, since the first one cannot be read back.
 """
@@ -19,17 +19,17 @@ import secrets
 from dataclasses import replace
 from datetime import timedelta
 
-from aws_lambda_powertools import Logger
-
 from kayisu.alerts.stock import crossed, report_crossing, seen_above
 from kayisu.buyers.identity import email_identity
 from kayisu.catalog.service import unknown_sku
 from kayisu.clock import now
 from kayisu.config import get_settings
 from kayisu.errors import FieldError, Problem, validation_error
-from kayisu.orders.problems import out_of_stock, provider_unavailable, rate_limited, unknown_order
+from kayisu.observability import logger, metrics
+from kayisu.orders.problems import out_of_stock, provider_unavailable, rate_limited, try_again, unknown_order
 from kayisu.orders.reservation import choose_shards
 from kayisu.orders.schemas import DeliveredCard, Order, OrderCreate
+from kayisu.orders.status import OrderStatus
 from kayisu.orders.tokens import new_token, owns
 from kayisu.orders.views import summary_fields
 from kayisu.payments.provider import PaymentInstructions, PaymentProvider, PaymentRequest, ProviderError
@@ -37,9 +37,7 @@ from kayisu.payments.registry import enabled_methods, provider
 from kayisu.store import catalog as catalog_store
 from kayisu.store import orders as store
 from kayisu.store.txn import back_off
-from kayisu.web import metrics
 
-logger = Logger()
 PLACE_ATTEMPTS = 8
 MAX_TOKENS = 20  # access tokens one order holds: its own, repeats', the delivery mail's
 
@@ -160,19 +158,17 @@ def place(
             store.limit_key("EMAIL", email_identity(data.email)): settings.max_pending_orders_per_email,
             store.limit_key("IP", source_ip): settings.max_pending_orders_per_ip,
         }
-        gsi1pk, gsi1sk = store.created_keys(order_id, at)
-        gsi2pk, gsi2sk = store.pending_keys(order_id, expires)
-        gsi3pk, gsi3sk = store.email_keys(data.email, order_id, at)
-        item = store.OrderItem(
-            store.order_pk(order_id),
-            store.ORDER_SK,
-            order_id=order_id,
-            status="pending_payment",
+        item = store.new_order(
+            order_id,
+            data.email,
+            at,
+            expires,
+            status=OrderStatus.PENDING_PAYMENT,
             sku=data.sku,
             quantity=data.quantity,
             amount=amount,
             currency=product.currency,
-            email=data.email,
+            unit_cost=int(product.cost) if product.cost is not None else None,
             limit_keys=list(limits),
             units_limit_key=store.limit_key("IPSKU", f"{source_ip}|{data.sku}"),
             holds_limit=True,
@@ -184,14 +180,6 @@ def place(
             pay_url=instructions.pay_url if instructions else None,
             qr_code=instructions.qr_code if instructions else None,
             api_base=api_base or None,
-            created_at=at,
-            expires_at=expires,
-            gsi1pk=gsi1pk,
-            gsi1sk=gsi1sk,
-            gsi2pk=gsi2pk,
-            gsi2sk=gsi2sk,
-            gsi3pk=gsi3pk,
-            gsi3sk=gsi3sk,
         )
         try:
             store.place_order(item, reservation, limits, settings.max_pending_units_per_ip_per_sku)
@@ -213,7 +201,7 @@ def place(
             _report_crossing(data.sku)
         return as_order(item, token=token), True
     # Stock was there each time but others kept taking it first: not out of stock, just busy.
-    raise Problem(503, "TRY_AGAIN", "Try again", "Many shoppers are buying this right now; please try again.")
+    raise try_again("Many shoppers are buying this right now; please try again.")
 
 
 def _report_crossing(sku: str) -> None:
@@ -241,7 +229,7 @@ def _repeat(order_id: str, digest: str | None, gateway: PaymentProvider, request
             "Idempotency key reused",
             "This Idempotency-Key was used with a different request body.",
         )
-    if existing.payment_id is None and existing.status == "pending_payment":
+    if existing.payment_id is None and existing.status == OrderStatus.PENDING_PAYMENT:
         paying = replace(
             request, amount=int(existing.amount), currency=existing.currency, expires_at=existing.expires_at
         )
@@ -257,7 +245,7 @@ def as_order(item: store.OrderItem, token: str | None = None, with_cards: bool =
     return Order(
         **summary_fields(item),
         access_token=token,
-        cards=_codes(item) if with_cards and item.status == "delivered" else None,
+        cards=_codes(item) if with_cards and item.status == OrderStatus.DELIVERED else None,
     )
 
 

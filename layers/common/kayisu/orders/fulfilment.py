@@ -12,22 +12,21 @@ from __future__ import annotations
 import random
 from typing import Literal
 
-from aws_lambda_powertools import Logger
-
 from kayisu.alerts.ops import alert_operators
 from kayisu.aws import client
 from kayisu.clock import now
 from kayisu.config import get_settings
+from kayisu.observability import logger, metrics
 from kayisu.orders.reservation import choose_shards
+from kayisu.orders.status import REFUNDABLE, OrderStatus
 from kayisu.orders.tokens import new_token
 from kayisu.payments.provider import ProviderError, Refund, RefundStatus
 from kayisu.payments.registry import provider
 from kayisu.store import catalog as catalog_store
 from kayisu.store import orders as store
+from kayisu.store.cards import CardRef, candidate_cards
 from kayisu.store.txn import back_off
-from kayisu.web import metrics
 
-logger = Logger()
 ALLOCATION_ATTEMPTS = 30  # each failed attempt means another order got a card: progress
 Outcome = Literal["delivered", "refunded", "skipped"]
 
@@ -60,7 +59,7 @@ def fulfil(order_id: str) -> Outcome:
         logger.warning("fulfilment for an unknown order", extra={"order_id": order_id})
         return "skipped"
     logger.append_keys(order_id=order_id, sku=order.sku)
-    if order.refund_requested and order.status in ("paid", "delivered"):
+    if order.refund_requested and order.status in REFUNDABLE:
         if order.refund_failed:
             return "skipped"  # held for an operator: the provider said the refund failed
         # A refund was decided and not finished (its function died): finish it. A delivered
@@ -70,13 +69,13 @@ def fulfil(order_id: str) -> Outcome:
         except (RefundFailed, RefundDeclined, store.CardRedeemed):
             return "skipped"  # held, or undone: nothing more for fulfilment to do
         return "refunded"
-    if order.status == "delivered":
+    if order.status == OrderStatus.DELIVERED:
         _mail_again(order)
         return "skipped"
-    if order.status == "refunded":
+    if order.status == OrderStatus.REFUNDED:
         mail_refund_if_owed(order)
         return "skipped"
-    if order.status != "paid":
+    if order.status != OrderStatus.PAID:
         return "skipped"
     taken: set[str] = set()
     for _attempt in range(1, ALLOCATION_ATTEMPTS + 1):
@@ -88,11 +87,9 @@ def fulfil(order_id: str) -> Outcome:
             if plan is None:
                 return _refund_unfulfillable(order)
             reservation = plan
-        cards: list[store.CardRef] = []
+        cards: list[CardRef] = []
         for shard, count in sorted(reservation.items()):
-            pool = [
-                c for c in store.candidate_cards(order.sku, shard, candidates_wanted(count)) if c.digest not in taken
-            ]
+            pool = [c for c in candidate_cards(order.sku, shard, candidates_wanted(count)) if c.digest not in taken]
             if len(pool) < count:
                 if not from_reserved:
                     taken.clear()
@@ -151,12 +148,12 @@ def refund_order(
     The provider declining a refund it was asked for the first time undoes the decision
     (RefundDeclined); a refund it reports failed holds the order for review (RefundFailed);
     CardRedeemed if a partner redeemed a code first (before any money moved)."""
-    if order.status == "refunded":
+    if order.status == OrderStatus.REFUNDED:
         mail_refund_if_owed(order)
         return order
-    if order.status not in (("paid", "delivered") if allow_delivered else ("paid",)):
+    if order.status not in (REFUNDABLE if allow_delivered else {OrderStatus.PAID}):
         raise store.OrderMoved(order.order_id)
-    delivered = order.status == "delivered"
+    delivered = order.status == OrderStatus.DELIVERED
     cards = store.sold_cards(order) if delivered else []
     plan = store.RefundPlan(void_cards=cards) if delivered else store.RefundPlan(release=order.reserved())
     first = not order.refund_requested
@@ -199,7 +196,7 @@ def refund_order(
         store.refund(order, answer.refund_id, reason, actor, plan, now(), answer.status, recorded)
     except store.OrderMoved:
         moved = store.load_order(order.order_id)
-        if moved is None or moved.status != "refunded":
+        if moved is None or moved.status != OrderStatus.REFUNDED:
             raise
         mail_refund_if_owed(moved)
         return moved
@@ -247,7 +244,7 @@ def _mail_again(order: store.OrderItem) -> None:
 def mail_refund_if_owed(order: store.OrderItem) -> None:
     """The refund's transaction records that a mail is owed; it is cleared once sent, so a
     refund whose function died before mailing is mailed by the next attempt that sees it."""
-    if order.status == "refunded" and order.refund_mail_owed:
+    if order.status == OrderStatus.REFUNDED and order.refund_mail_owed:
         send_mail(order.email, *refunded_mail(order.order_id))
         store.refund_mailed(order.order_id)
 

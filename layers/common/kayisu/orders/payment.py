@@ -10,17 +10,19 @@ any order paid but not delivered after two minutes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import Response
+from dataclasses import replace
 
 from kayisu.alerts.ops import alert_operators
 from kayisu.clock import now
 from kayisu.errors import Problem, conflict, route_not_found
-from kayisu.orders.problems import amount_mismatch, bad_signature, provider_unavailable, unknown_order
-from kayisu.orders.queue import request_fulfilment
+from kayisu.observability import logger, metrics
+from kayisu.orders import queue as fulfilment_queue
+from kayisu.orders.ports import FulfilmentRequests, PaymentRecords
+from kayisu.orders.problems import amount_mismatch, bad_signature, provider_unavailable, try_again, unknown_order
 from kayisu.orders.schemas import WebhookAck
+from kayisu.orders.status import REFUNDABLE, OrderStatus
 from kayisu.payments.provider import (
+    Answer,
     BadSignature,
     NotificationKind,
     PaymentNotification,
@@ -33,15 +35,13 @@ from kayisu.payments.provider import (
 )
 from kayisu.payments.registry import UnknownProvider, provider
 from kayisu.store import orders as store
-from kayisu.web import json_response, metrics
 
-logger = Logger()
 HELD = "held_for_review"  # a payment for an order held after a mismatch: recorded, not applied
 
 
-def receive(provider_name: str, headers: Mapping[str, str], raw_body: bytes) -> Response[str]:
+def receive(provider_name: str, headers: Mapping[str, str], raw_body: bytes) -> Answer:
     """The webhook: the provider's own answer (WeChat Pay's 204 or `{"code":"FAIL"}`, Alipay's
-    `success`), or our JSON acknowledgement and problem details for the others."""
+    `success`), or our JSON acknowledgement (and problem details, raised) for the others."""
     try:
         gateway = provider(provider_name)
     except UnknownProvider:
@@ -52,11 +52,11 @@ def receive(provider_name: str, headers: Mapping[str, str], raw_body: bytes) -> 
         rejected = gateway.reject(problem.status, problem.code, problem.detail)
         if rejected is None:
             raise
-        return Response(rejected.status, rejected.content_type, rejected.body, headers=problem.headers or None)
+        return replace(rejected, headers=dict(problem.headers))
     answer = gateway.acknowledge(ack.status or "")
     if answer is None:
-        return json_response(ack, exclude_none=True)
-    return Response(answer.status, answer.content_type, answer.body)
+        return Answer(200, "application/json", ack.model_dump_json(exclude_none=True))
+    return answer
 
 
 def _receive(gateway: PaymentProvider, headers: Mapping[str, str], raw_body: bytes) -> WebhookAck:
@@ -83,7 +83,7 @@ def handle(provider_name: str, n: PaymentNotification) -> str:
     """What a verified notification (or a query's answer) does; returns the resulting status."""
     if n.kind is NotificationKind.FAILED:
         logger.info("payment failed at the provider")  # the order stays payable until it expires
-        return "pending_payment"
+        return OrderStatus.PENDING_PAYMENT
     if n.kind is NotificationKind.IGNORED:
         return "ignored"
     if n.kind is NotificationKind.REFUND:
@@ -155,7 +155,7 @@ def refund_news(provider_name: str, n: PaymentNotification) -> str:
         )
         return "refund_recorded"
     order = store.load_order(str(refund.order_id)) if n.refund_status is not RefundStatus.PENDING else None
-    if order is not None and order.refund_requested and order.status in ("paid", "delivered"):
+    if order is not None and order.refund_requested and order.status in REFUNDABLE:
         # Ours, held after the provider said it failed, or its record written before the order's
         # (a repeat): this news decides it, as the provider's answer would have.
         _finish_refund(provider_name, n, order)
@@ -175,7 +175,7 @@ def refund_news(provider_name: str, n: PaymentNotification) -> str:
 def _ours(order: store.OrderItem, n: PaymentNotification) -> bool:
     """A refund of the whole order while our refund of it is decided and not recorded: ours,
     whose function died after the provider took it (or is still recording it)."""
-    return bool(order.refund_requested) and order.status in ("paid", "delivered") and n.amount == int(order.amount)
+    return bool(order.refund_requested) and order.status in REFUNDABLE and n.amount == int(order.amount)
 
 
 def _finish_refund(provider_name: str, n: PaymentNotification, order: store.OrderItem) -> bool:
@@ -198,12 +198,18 @@ def _finish_refund(provider_name: str, n: PaymentNotification, order: store.Orde
     return True
 
 
-def apply_payment(provider_name: str, n: PaymentNotification) -> str:
+def apply_payment(
+    provider_name: str,
+    n: PaymentNotification,
+    records: PaymentRecords = store,
+    fulfilment: FulfilmentRequests = fulfilment_queue,
+) -> str:
     """Records a payment exactly once and requests fulfilment; returns the order's status."""
     at = now()
+    status: str
     try:
-        store.record_payment(n.order_id, n.payment_id, provider_name, n.transaction_id, n.amount, n.currency, at)
-        status = "paid"
+        records.record_payment(n.order_id, n.payment_id, provider_name, n.transaction_id, n.amount, n.currency, at)
+        status = OrderStatus.PAID
     except store.AlreadyRecorded as seen:
         if seen.order_id != n.order_id:
             raise conflict("DUPLICATE_TRANSACTION", "This provider transaction already paid another order.") from None
@@ -215,21 +221,21 @@ def apply_payment(provider_name: str, n: PaymentNotification) -> str:
             return "duplicate"  # a repeat of a second payment: already held for review
         if seen.outcome in ("held", "refunded"):
             return HELD  # a repeat of a payment for a held order, or of one refunded at the provider
-        status = "paid"  # a repeat: make sure fulfilment was requested, change nothing else
+        status = OrderStatus.PAID  # a repeat: make sure fulfilment was requested, change nothing else
     except store.NotPayable:
-        status = _not_payable(provider_name, n)
-        if status != "paid":
+        status = _not_payable(provider_name, n, records)
+        if status != OrderStatus.PAID:
             return status
-    request_fulfilment(n.order_id)
+    fulfilment.request_fulfilment(n.order_id)
     metrics.add_metric(name="OrdersPaid", unit="Count", value=1)
     return status
 
 
-def _not_payable(provider_name: str, n: PaymentNotification) -> str:
-    order = store.load_order(n.order_id)
+def _not_payable(provider_name: str, n: PaymentNotification, records: PaymentRecords) -> str:
+    order = records.load_order(n.order_id)
     if order is None:
         # Verified money for an order we never made: finance must see it, and someone refund it.
-        store.record_unmatched(provider_name, n.transaction_id, n.order_id, n.amount, n.currency, now())
+        records.record_unmatched(provider_name, n.transaction_id, n.order_id, n.amount, n.currency, now())
         logger.warning("payment for an unknown order recorded for reconciliation")
         metrics.add_metric(name="PaymentUnmatched", unit="Count", value=1)
         raise unknown_order()
@@ -240,7 +246,7 @@ def _not_payable(provider_name: str, n: PaymentNotification) -> str:
         and order.payment_id == n.payment_id
     )
     if not matches:
-        store.flag_for_review(
+        records.flag_for_review(
             n.order_id, provider_name, n.transaction_id, n.amount, n.currency, "paid amount or currency differs", now()
         )
         logger.warning("payment does not match the order; held for review")
@@ -249,7 +255,7 @@ def _not_payable(provider_name: str, n: PaymentNotification) -> str:
     if order.held:
         # Paid in full after a mismatch: the order stays held, never delivered; both payments
         # are recorded for the operator who reviews it.
-        store.flag_for_review(
+        records.flag_for_review(
             n.order_id,
             provider_name,
             n.transaction_id,
@@ -262,22 +268,30 @@ def _not_payable(provider_name: str, n: PaymentNotification) -> str:
         logger.warning("a payment for an order held for review; recorded, not applied")
         metrics.add_metric(name="PaymentWhileHeld", unit="Count", value=1)
         return HELD
-    if order.status == "expired":
+    if order.status == OrderStatus.EXPIRED:
         try:
-            store.record_payment(
-                n.order_id, n.payment_id, provider_name, n.transaction_id, n.amount, n.currency, now(), "expired"
+            records.record_payment(
+                n.order_id,
+                n.payment_id,
+                provider_name,
+                n.transaction_id,
+                n.amount,
+                n.currency,
+                now(),
+                OrderStatus.EXPIRED,
             )
         except store.AlreadyRecorded:
             pass  # the same late payment, delivered twice at once
         except store.NotPayable:
-            return _not_payable(provider_name, n)  # it moved meanwhile: look again
+            return _not_payable(provider_name, n, records)  # it moved meanwhile: look again
         logger.info("late payment recorded")
-        return "paid"
-    if order.status == "pending_payment":  # matched, yet the condition failed: it moved and back? ask for a retry
-        raise Problem(503, "TRY_AGAIN", "Try again", "The order changed while this payment was recorded.")
+        return OrderStatus.PAID
+    if order.status == OrderStatus.PENDING_PAYMENT:
+        # Matched, yet the condition failed: it moved and back? Ask for a retry.
+        raise try_again("The order changed while this payment was recorded.")
     # Paid already by another transaction, delivered or refunded: the shopper paid twice. The
     # money is recorded and the order held for an operator to refund it; the order is unchanged.
-    store.flag_for_review(
+    records.flag_for_review(
         n.order_id,
         provider_name,
         n.transaction_id,

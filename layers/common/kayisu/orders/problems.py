@@ -5,8 +5,17 @@ from __future__ import annotations
 from kayisu.errors import Problem, conflict, not_found
 
 
-def unknown_order() -> Problem:
+def unknown_order(order_id: str | None = None) -> Problem:
+    """For a shopper or a provider (no id: nothing said about whether the order exists), or for
+    an operator, who may be told which id is unknown."""
+    if order_id is not None:
+        return not_found("UNKNOWN_ORDER", f"There is no order {order_id!r}.")
     return not_found("UNKNOWN_ORDER", "There is no such order, or the access token does not match it.")
+
+
+def try_again(detail: str) -> Problem:
+    """Contention, not a fault: nothing was done, and the same request may succeed now."""
+    return Problem(503, "TRY_AGAIN", "Try again", detail)
 
 
 def out_of_stock(sku: str) -> Problem:

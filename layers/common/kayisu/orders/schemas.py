@@ -8,9 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from kayisu.catalog.schemas import Sku
 from kayisu.clock import Timestamp
-
-OrderStatus = Literal["pending_payment", "paid", "delivered", "expired", "refunded"]
-ORDER_STATUSES: tuple[str, ...] = ("pending_payment", "paid", "delivered", "expired", "refunded")
+from kayisu.orders.status import OrderStatus
 
 
 def mask_email(email: str) -> str:

@@ -15,19 +15,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from kayisu.alerts.ops import alert_operators
 from kayisu.aws import client
 from kayisu.config import get_settings
 from kayisu.errors import Problem
+from kayisu.observability import logger, metrics
 from kayisu.orders.payment import check_with_provider
 from kayisu.orders.queue import request_fulfilment
+from kayisu.orders.status import OrderStatus
 from kayisu.payments.provider import ProviderError
 from kayisu.store import orders as store
-from kayisu.web import metrics
+from kayisu.store.alerts import alert_changed
 
-logger = Logger()
 REQUEUE_AFTER = timedelta(minutes=2)
 
 
@@ -40,7 +39,7 @@ def expire_due(at: datetime) -> int:
     unreachable: set[str] = set()  # providers that failed once this sweep are not asked again
     due = list(store.due("PENDING", at))
     for order in store.load_orders(due).values():
-        if order.status != "pending_payment" or order.expires_at > at:
+        if order.status != OrderStatus.PENDING_PAYMENT or order.expires_at > at:
             continue
         if order.payment_method not in unreachable and _paid_after_all(order, unreachable):
             continue
@@ -71,7 +70,7 @@ def _paid_after_all(order: store.OrderItem, unreachable: set[str]) -> bool:
         logger.warning("a payment found could not be applied", extra={"order_id": order.order_id, "e": str(exc)})
         return False
     # Only a payment that paid it spares the order; one recorded for a held order does not.
-    return status == "paid"
+    return status == OrderStatus.PAID
 
 
 def requeue_stuck(at: datetime) -> int:
@@ -95,7 +94,7 @@ def check_dead_letters(at: datetime) -> dict[str, int]:
         count = int(attributes["Attributes"]["ApproximateNumberOfMessages"])
         counts[name] = count
         metrics.add_metric(name=f"DeadLetters{name.title()}", unit="Count", value=count)
-        if store.alert_changed(f"DLQ#{name}", count, at) and count > 0:
+        if alert_changed(f"DLQ#{name}", count, at) and count > 0:
             alert_operators(
                 f"{count} message(s) in the {name} dead-letter queue",
                 (

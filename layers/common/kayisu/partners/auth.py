@@ -9,16 +9,13 @@ import threading
 import time
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from kayisu.clock import now
 from kayisu.container import scope
 from kayisu.errors import Problem
+from kayisu.observability import logger, metrics
 from kayisu.partners import keys, lockout, signing
 from kayisu.store import partners as store
-from kayisu.web import metrics
 
-logger = Logger()
 PARTNER_CACHE_SECONDS = 10.0  # a disabled partner or a new scope takes effect within this
 
 _partners: dict[tuple[str, str], tuple[float, store.PartnerItem | None]] = {}

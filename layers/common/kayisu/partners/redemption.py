@@ -17,18 +17,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from aws_lambda_powertools import Logger
-
 from kayisu.clock import now, rfc3339
 from kayisu.crypto import code_digester
 from kayisu.errors import FieldError, Problem, conflict, not_found, validation_error
+from kayisu.observability import metrics
 from kayisu.partners import codes
 from kayisu.partners.schemas import Redemption, Verification
 from kayisu.store import partners as store
 from kayisu.store.cards import CARD_SK, CardItem, card_pk
-from kayisu.web import metrics
-
-logger = Logger()
 
 Status = Literal["valid", "redeemed", "void"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -93,11 +93,13 @@ class PaymentQuery:
 @dataclass(frozen=True)
 class Answer:
     """What a provider expects back from our webhook (WeChat Pay: 204 or `{"code":"FAIL"}`;
-    Alipay: the text `success`)."""
+    Alipay: the text `success`; the others our JSON acknowledgement). The web layer sends it
+    (kayisu.web.answer_response); the domain never builds an HTTP response."""
 
     status: int
     content_type: str
     body: str
+    headers: Mapping[str, str] = field(default_factory=dict)  # e.g. Retry-After
 
 
 class BadSignature(Exception):

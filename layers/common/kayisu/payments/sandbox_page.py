@@ -8,6 +8,7 @@ from urllib.parse import parse_qs
 
 from kayisu.config import get_settings
 from kayisu.money import format_amount
+from kayisu.orders.status import OrderStatus
 from kayisu.payments.registry import UnknownProvider, provider
 from kayisu.payments.sandbox import SandboxProvider, order_id_of
 from kayisu.store import orders as store
@@ -50,7 +51,7 @@ def show(payment_id: str) -> tuple[int, str]:
         f"<p>订单 Order <code>{html.escape(order.order_id)}</code></p>"
         f"<p>金额 Amount <strong>{amount}</strong></p>"
     )
-    if order.status not in ("pending_payment", "expired"):
+    if order.status not in (OrderStatus.PENDING_PAYMENT, OrderStatus.EXPIRED):
         return 200, _page(
             "Sandbox payment", summary + f"<p>此订单状态 / This order is: {html.escape(order.status)}</p>"
         )

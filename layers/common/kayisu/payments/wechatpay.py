@@ -50,13 +50,13 @@ from kayisu.payments.provider import (
     Refund,
     RefundStatus,
 )
+from kayisu.payments.signature import check_fresh
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
 NAME = "wechatpay"
 API_BASE = "https://api.mch.weixin.qq.com"
-TOLERANCE_SECONDS = 300
 PROBE_PREFIX = "WECHATPAY/SIGNTEST/"
 ORDER_PREFIX = "ord_"  # out_trade_no is 6–32 characters: our order ids without their prefix
 _DIGITS = re.compile(r"[0-9]{1,10}")
@@ -126,8 +126,7 @@ def verify_signed(m: Merchant, headers: Mapping[str, str], body: bytes, now: flo
         raise BadSignature("missing WeChat Pay signature headers")
     if signature.startswith(PROBE_PREFIX):
         raise BadSignature("a WeChat Pay signature probe")  # WeChat checks that we refuse these
-    if abs((time.time() if now is None else now) - int(timestamp)) > TOLERANCE_SECONDS:
-        raise BadSignature("stale signature timestamp")
+    check_fresh(int(timestamp), now)
     key = m.platform_keys.get(serial)
     if key is None:
         raise BadSignature("unknown Wechatpay-Serial")

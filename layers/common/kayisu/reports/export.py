@@ -17,18 +17,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import IO, Any
 
-from aws_lambda_powertools import Logger
-
 from kayisu.aws import client
 from kayisu.clock import now, rfc3339
 from kayisu.config import get_settings
 from kayisu.money import MINOR_UNITS
+from kayisu.observability import logger
+from kayisu.orders.status import OrderStatus
 from kayisu.reports.periods import Period, business_zone
 from kayisu.spreadsheet import safe_row
 from kayisu.store import ledger
 from kayisu.store.orders import MoneyItem, OrderItem, PaymentItem, RefundItem
-
-logger = Logger()
 
 # Paid orders are looked for among those created up to this long before the period: an order
 # is paid within its TTL, or late within the provider's payment window (hours, not days).
@@ -75,7 +73,7 @@ MISMATCH_HEADER = [
     "currency",
     "detail",
 ]
-SETTLED = {"paid", "delivered", "refunded"}  # an order in one of these took a payment
+SETTLED = {OrderStatus.PAID, OrderStatus.DELIVERED, OrderStatus.REFUNDED}  # an order in one of these took a payment
 PAYING = {"paid", "late"}  # payment outcomes that paid their order
 
 
@@ -210,7 +208,7 @@ def _movement_row(
         else:
             totals.refunds += 1
             totals.refund_amount += amount
-        if refund_status != "failed" and (order is None or order.status != "refunded"):
+        if refund_status != "failed" and (order is None or order.status != OrderStatus.REFUNDED):
             _mismatch(
                 issues,
                 seen,

@@ -1,5 +1,9 @@
 """Alert state and sales snapshots.
 
+- `ALERT#{name}` / `ALERT` in the orders table (`AlertStateItem`): what an operator alert (a
+  dead-letter queue's depth, say) last said, so that a sweeper repeating every minute alerts
+  once per change.
+
 - `PRODUCT#{sku}` / `ALERT` in the catalog table (`AlertItem`): whether the SKU's low-stock
   alert is armed, and how many times it fired. Firing is a conditional write from armed to
   fired, so however many events report the same crossing, one alert goes out. Re-arming is the
@@ -16,13 +20,20 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from pynamodb.attributes import NumberAttribute, UTCDateTimeAttribute
-from pynamodb.exceptions import UpdateError
+from pynamodb.exceptions import PutError, UpdateError
 
 from kayisu.store.catalog import AlertItem, product_pk
-from kayisu.store.orders import OrdersItem
+from kayisu.store.orders.items import OrdersItem
 
 ALERT_SK = "ALERT"
 SNAPSHOT_DAYS = 2
+
+
+class AlertStateItem(OrdersItem, discriminator="alert"):
+    """What an alert last said, so that a sweeper repeating every minute alerts once per change."""
+
+    last_count = NumberAttribute(default=0)
+    at = UTCDateTimeAttribute()
 
 
 class SoldSnapshotItem(OrdersItem, discriminator="sold"):
@@ -83,3 +94,16 @@ def sold_since(sku: str, since: datetime) -> tuple[int, datetime] | None:
     for item in SoldSnapshotItem.query(pk, scan_index_forward=True, limit=1):
         return int(item.sold), item.at
     return None
+
+
+def alert_changed(name: str, count: int, at: datetime) -> bool:
+    """Remembers `count` for alert `name`; True if it differs from what was last remembered."""
+    try:
+        AlertStateItem(f"ALERT#{name}", ALERT_SK, last_count=count, at=at).save(
+            condition=AlertStateItem.pk.does_not_exist() | (AlertStateItem.last_count != count)
+        )
+    except PutError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True

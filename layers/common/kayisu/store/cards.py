@@ -2,18 +2,16 @@
 
 A card's key is `CARD#{digest}`, so "this code exists anywhere already" is the condition
 `attribute_not_exists(pk)` on its own put: global uniqueness needs no extra item and no
-read. Importing a chunk is one transaction: the cards, the stock shards they add to, and the
-batch's checkpoint (conditioned on the checkpoint it started from, so a chunk is applied once
-even if a worker crashes after the commit and its message is delivered again).
+read. Importing a chunk is one transaction: the cards, the stock shard they add to (`NEW →
+available`, kayisu.store.stock.move_stock), and the batch's checkpoint (conditioned on the
+checkpoint it started from, so a chunk is applied once even if a worker crashes after the commit
+and its message is delivered again). Voiding a batch's unsold cards is kayisu.store.voiding.
 See docs/architecture.md and docs/ingestion.md.
 """
 
 from __future__ import annotations
 
 import hashlib
-import time
-from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,21 +23,19 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.connection import Connection
-from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
-from pynamodb.transactions import TransactWrite
 
+from kayisu.aws import client
 from kayisu.clock import now
 from kayisu.config import get_settings
-from kayisu.store.catalog import StockShardItem, product_pk, shard_sk
-from kayisu.store.txn import MAX_ATTEMPTS, back_off, contended, failed_at
+from kayisu.store.stock import Stock, move_stock
+from kayisu.store.txn import Cancelled, Transaction
 
 # DynamoDB allows 100 items per transaction; a chunk also writes its shards and the batch.
 TRANSACTION_ITEMS = 100
-_connection = Connection()
 
 
 class ByBatch(GlobalSecondaryIndex["CardItem"]):  # type: ignore[no-untyped-call]
@@ -259,48 +255,33 @@ def import_chunk(
     pending = list(cards)
     chunk = int(batch.chunks or 0)
     shard = chunk_shard(batch.batch_id, chunk)
-    attempt = 0
     while True:
-        attempt += 1
-        by_shard: dict[int, int] = {shard: len(pending)} if pending else {}
+        t = Transaction()
+        for card in pending:
+            t.put(f"card:{card.digest}", _card_item(batch, card, shard, at), condition=CardItem.pk.does_not_exist())
+        if pending:
+            move_stock(t, batch.sku, shard, Stock.NEW, Stock.AVAILABLE, len(pending))
+        t.update(
+            "batch",
+            BatchItem(batch.pk, batch.sk),
+            actions=[
+                BatchItem.position.set(new_position),
+                BatchItem.chunks.set(chunk + 1),
+                BatchItem.rows.set(new_position),
+                BatchItem.imported.add(len(pending)),
+                BatchItem.duplicates.add(repeats + result.duplicates),
+                BatchItem.rejected.add(rejected),
+                BatchItem.status.set("processing"),
+                BatchItem.updated_at.set(at),
+            ],
+            condition=_at_position(int(batch.position)),
+        )
         try:
-            with TransactWrite(connection=_connection) as t:
-                for card in pending:  # puts come first in the request: index i is pending[i]
-                    t.save(_card_item(batch, card, shard, at), condition=CardItem.pk.does_not_exist())
-                for shard, count in sorted(by_shard.items()):
-                    t.update(
-                        StockShardItem(product_pk(batch.sku), shard_sk(shard)),
-                        actions=[
-                            StockShardItem.kind.set(StockShardItem),
-                            StockShardItem.sku.set(batch.sku),
-                            StockShardItem.imported.add(count),
-                            StockShardItem.available.add(count),
-                        ],
-                    )
-                t.update(
-                    BatchItem(batch.pk, batch.sk),
-                    actions=[
-                        BatchItem.position.set(new_position),
-                        BatchItem.chunks.set(chunk + 1),
-                        BatchItem.rows.set(new_position),
-                        BatchItem.imported.add(len(pending)),
-                        BatchItem.duplicates.add(repeats + result.duplicates),
-                        BatchItem.rejected.add(rejected),
-                        BatchItem.status.set("processing"),
-                        BatchItem.updated_at.set(at),
-                    ],
-                    condition=_at_position(int(batch.position)),
-                )
-        except TransactWriteError as exc:
-            reasons = exc.cancellation_reasons
-            if contended(exc) and attempt < MAX_ATTEMPTS:
-                back_off(attempt)  # another transaction held an item: nothing was written
-                continue
-            if not reasons:
-                raise
-            if failed_at(reasons, len(reasons) - 1):
+            t.commit()  # contention (nothing written) is retried there
+        except Cancelled as exc:
+            if "batch" in exc.failed:
                 raise StaleCheckpoint(batch.batch_id) from exc
-            taken = {pending[i].digest for i in range(len(pending)) if failed_at(reasons, i)}
+            taken = {name.removeprefix("card:") for name in exc.failed if name.startswith("card:")}
             if not taken:
                 raise
             result.duplicates += len(taken)
@@ -316,12 +297,6 @@ def import_chunk(
 def _at_position(position: int) -> Any:
     at = BatchItem.position == position
     return at | BatchItem.position.does_not_exist() if position == 0 else at
-
-
-def _available_in_shard(sku: str, shard: int) -> int:
-    for item in StockShardItem.query(product_pk(sku), StockShardItem.sk == shard_sk(shard), consistent_read=True):
-        return int(item.available)
-    return 0
 
 
 def _card_item(batch: BatchItem, card: NewCard, shard: int, at: datetime) -> CardItem:
@@ -350,85 +325,30 @@ def _card_item(batch: BatchItem, card: NewCard, shard: int, at: datetime) -> Car
 CARDS_PER_CHUNK = TRANSACTION_ITEMS - 2
 
 
-# -- void
+# -- the available pool
 
 
-def batch_card_keys(batch_id: str) -> Iterator[str]:
-    for key in CardItem.by_batch.query(batch_pk(batch_id)):
-        yield str(key.pk)
+@dataclass(frozen=True)
+class CardRef:
+    batch_id: str
+    digest: str
+    shard: int
+
+    @property
+    def ref(self) -> str:
+        return f"{self.batch_id}:{self.digest}"
 
 
-class BatchNotFinished(Exception):
-    """Voiding waits until ingestion is over, or later chunks would add available cards."""
-
-
-def void_unsold(batch: BatchItem) -> tuple[int, int]:
-    """Voids the batch's cards that are still available, as far as unpaid orders' reservations
-    allow (a reserved card stays sellable for its order). Returns (voided, held)."""
-    if batch.status not in ("completed", "failed"):
-        raise BatchNotFinished(batch.batch_id)
-    voided = held = 0
-    keys = list(batch_card_keys(batch.batch_id))
-    # Cards of one batch may sit in every shard: leave room for all shards and the batch.
-    step = TRANSACTION_ITEMS - 1 - get_settings().stock_shards
-    for start in range(0, len(keys), step):
-        page = [(k, CARD_SK) for k in keys[start : start + step]]
-        cards = [c for c in CardItem.batch_get(page) if c.status == "available"]
-        v, h = _void_cards(batch, cards)
-        voided, held = voided + v, held + h
-    return voided, held
-
-
-def _void_cards(batch: BatchItem, cards: list[CardItem]) -> tuple[int, int]:
-    held = 0
-    for _attempt in range(10):
-        if not cards:
-            return 0, held
-        by_shard: dict[int, list[CardItem]] = defaultdict(list)
-        for card in cards:
-            by_shard[int(card.shard)].append(card)
-        at = now()
-        try:
-            with TransactWrite(connection=_connection) as t:
-                for shard, group in sorted(by_shard.items()):
-                    t.update(
-                        StockShardItem(product_pk(batch.sku), shard_sk(shard)),
-                        actions=[StockShardItem.available.add(-len(group)), StockShardItem.void.add(len(group))],
-                        condition=StockShardItem.available >= len(group),
-                    )
-                t.update(
-                    BatchItem(batch.pk, batch.sk),
-                    actions=[BatchItem.voided.add(len(cards)), BatchItem.updated_at.set(at)],
-                )
-                for card in cards:
-                    t.update(
-                        card,
-                        actions=[
-                            CardItem.status.set("void"),
-                            CardItem.void_at.set(at),
-                            CardItem.pool_pk.remove(),
-                            CardItem.pool_sk.remove(),
-                        ],
-                        condition=CardItem.status == "available",
-                    )
-            return len(cards), held
-        except TransactWriteError as exc:
-            reasons = exc.cancellation_reasons
-            if contended(exc):
-                back_off(_attempt + 1)
-                continue
-            if not reasons:
-                raise
-            shard_list = sorted(by_shard)
-            # Updates in insertion order: shards, the batch, then cards.
-            gone = {cards[i].pk for i in range(len(cards)) if failed_at(reasons, len(shard_list) + 1 + i)}
-            short = {shard_list[i] for i in range(len(shard_list)) if failed_at(reasons, i)}
-            cards = [c for c in cards if c.pk not in gone]
-            for shard in short:
-                available = _available_in_shard(batch.sku, shard)
-                group = [c for c in cards if int(c.shard) == shard]
-                keep = {c.pk for c in group[: max(0, available)]}
-                held += len(group) - len(keep)
-                cards = [c for c in cards if int(c.shard) != shard or c.pk in keep]
-            time.sleep(0.01)
-    raise RuntimeError("voiding did not settle after 10 attempts")
+def candidate_cards(sku: str, shard: int, limit: int) -> list[CardRef]:
+    """Cards still in the shard's available pool (keys only: the index holds nothing else)."""
+    response = client("dynamodb").query(
+        TableName=get_settings().cards_table,
+        IndexName="AvailablePool",
+        KeyConditionExpression="pool_pk = :p",
+        ExpressionAttributeValues={":p": {"S": pool_pk(sku, shard)}},
+        Limit=limit,
+    )
+    return [
+        CardRef(item["pool_sk"]["S"].rsplit("#", 1)[0], item["pk"]["S"].removeprefix("CARD#"), shard)
+        for item in response.get("Items", [])
+    ]

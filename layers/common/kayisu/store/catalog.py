@@ -41,6 +41,7 @@ class ProductItem(CatalogItem, discriminator="product"):
     description = UnicodeAttribute(default="")
     price = NumberAttribute()
     currency = UnicodeAttribute()
+    cost = NumberAttribute(null=True)  # what one unit costs us, minor units (operators only)
     max_per_order = NumberAttribute()
     alert_threshold = NumberAttribute()
     status = UnicodeAttribute()

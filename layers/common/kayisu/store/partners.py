@@ -29,7 +29,7 @@ from pynamodb.models import Model
 
 from kayisu.config import get_settings
 from kayisu.store.cards import CARD_SK, CardItem, card_pk
-from kayisu.store.catalog import StockShardItem, product_pk, shard_sk
+from kayisu.store.stock import Stock, move_stock
 from kayisu.store.txn import MAX_ATTEMPTS, Cancelled, Transaction, back_off
 
 PARTNERS_PK = "PARTNERS"  # every partner in one partition: a few hundred at most, listed with one Query
@@ -279,11 +279,7 @@ def redeem(card: CardItem, redemption: RedemptionItem, attempt: AttemptItem) -> 
         & CardItem.redeemed_at.does_not_exist()
         & CardItem.refund_lock.does_not_exist(),
     )
-    t.update(
-        "shard",
-        StockShardItem(product_pk(str(card.sku)), shard_sk(int(card.shard))),
-        actions=[StockShardItem.redeemed.add(1)],
-    )
+    move_stock(t, str(card.sku), int(card.shard), Stock.SOLD, Stock.REDEEMED, 1, name="shard")
     try:
         t.commit()
     except Cancelled as exc:
