@@ -5,6 +5,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
+from kayisu.config import require
 from kayisu.web import OPERATORS, create_app, documented, json_response, lambda_handler
 from kayisu.webhooks import admin
 from kayisu.webhooks.schemas import (
@@ -17,6 +18,9 @@ from kayisu.webhooks.schemas import (
     WebhookList,
     WebhookUpdate,
 )
+
+# What this function needs set: a missing one fails the cold start, not the first call.
+require("webhooks_table", "webhook_queue_url", "kms_key_id")
 
 app = create_app()
 

@@ -1,6 +1,5 @@
 """Webhook deliveries from the delivery queue, and a sweep for any whose message was lost."""
 
-from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -8,9 +7,14 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from kayisu.web import metrics
+from kayisu.clock import scheduled_at
+from kayisu.config import require
+from kayisu.observability import metrics
 from kayisu.webhooks.delivery import attempt, sweep
 from kayisu.webhooks.fanout import parse_message
+
+# What this function needs set: a missing one fails the cold start, not the first call.
+require("webhooks_table", "webhook_queue_url", "kms_key_id", "alerts_topic_arn")
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -28,5 +32,4 @@ def handler(event: dict[str, Any], context: LambdaContext) -> Any:
         return process_partial_response(
             event=event, record_handler=deliver_record, processor=processor, context=context
         )
-    at = datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))  # the schedule's time
-    return sweep(at)
+    return sweep(scheduled_at(event))

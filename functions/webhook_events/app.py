@@ -6,8 +6,12 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from kayisu.web import metrics
+from kayisu.config import require
+from kayisu.observability import metrics
 from kayisu.webhooks.fanout import handle_records
+
+# What this function needs set: a missing one fails the cold start, not the first call.
+require("webhooks_table", "webhook_queue_url", "orders_table", "catalog_table", "partners_table")
 
 logger = Logger()
 

@@ -25,6 +25,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
@@ -36,7 +37,7 @@ EVENT_DAYS = 30
 DELIVERY_DAYS = 90
 
 
-class PendingIndex(GlobalSecondaryIndex["DeliveryItem"]):
+class PendingIndex(GlobalSecondaryIndex["DeliveryItem"]):  # type: ignore[no-untyped-call]
     class Meta:
         index_name = "Pending"
         projection = KeysOnlyProjection()
@@ -190,7 +191,8 @@ def disable_if_failing_since(webhook_id: str, cutoff: datetime, at: datetime) ->
 
 
 def save_event(event_id: str, type_: str, body: str, at: datetime) -> EventRecordItem:
-    """The event's record, written once; a repeat returns the first one's (the same bytes)."""
+    """The event's record, written once. A repeat (the same state change, so the same id and the
+    same bytes: events are derived from the change alone) leaves the first one as it was."""
     item = EventRecordItem(
         f"EVENT#{event_id}",
         "EVENT",
@@ -205,9 +207,6 @@ def save_event(event_id: str, type_: str, body: str, at: datetime) -> EventRecor
     except PutError as exc:
         if not _conditional(exc):
             raise
-        found = load_event(event_id)
-        assert found is not None, "an event record exists and cannot be read"
-        return found
     return item
 
 
@@ -222,8 +221,8 @@ def _pending_keys(at: datetime, webhook_id: str, delivery_id: str) -> tuple[str,
     return PENDING_PK, f"{_iso(at)}#{webhook_id}#{delivery_id}"
 
 
-def save_new_delivery(webhook_id: str, delivery_id: str, event: EventRecordItem, at: datetime) -> DeliveryItem | None:
-    """The delivery, or None if it exists already (a redelivered event)."""
+def save_new_delivery(webhook_id: str, delivery_id: str, event: EventRecordItem, at: datetime) -> bool:
+    """Writes the delivery, pending; False if it exists already (a redelivered event)."""
     pending_pk, pending_sk = _pending_keys(at, webhook_id, delivery_id)
     item = DeliveryItem(
         deliveries_pk(webhook_id),
@@ -245,9 +244,9 @@ def save_new_delivery(webhook_id: str, delivery_id: str, event: EventRecordItem,
         item.save(condition=DeliveryItem.pk.does_not_exist())
     except PutError as exc:
         if _conditional(exc):
-            return None
+            return False
         raise
-    return item
+    return True
 
 
 def load_delivery(webhook_id: str, delivery_id: str) -> DeliveryItem | None:
@@ -290,7 +289,7 @@ def record_attempt(
     next_at: datetime | None,
 ) -> None:
     """The attempt's outcome: `delivered`, `failed` (the last), or `pending` until `next_at`."""
-    actions = [
+    actions: list[Action] = [
         DeliveryItem.status.set(status),
         DeliveryItem.updated_at.set(at),
         DeliveryItem.last_status_code.set(code) if code is not None else DeliveryItem.last_status_code.remove(),

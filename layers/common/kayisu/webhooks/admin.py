@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from kayisu.clock import now
 from kayisu.config import get_settings
@@ -19,6 +20,7 @@ from kayisu.webhooks.fanout import enqueue
 from kayisu.webhooks.schemas import (
     Delivery,
     DeliveryList,
+    EventType,
     SecretRotation,
     Webhook,
     WebhookCreate,
@@ -40,14 +42,18 @@ def _checked_url(url: str) -> str:
     return url
 
 
+def _events(chosen: list[EventType]) -> list[Any]:
+    return sorted({e.value for e in chosen})
+
+
 def _view(w: store.WebhookItem) -> Webhook:
     grace = w.previous_valid_until if w.previous_sealed_secret and w.previous_valid_until else None
     return Webhook(
         webhook_id=w.webhook_id,
         url=w.url,
-        events=list(w.events),  # type: ignore[arg-type]  # validated when written
+        events=list(w.events),  # validated when written
         description=w.description,
-        status=w.status,  # type: ignore[arg-type]
+        status=w.status,
         failing_since=w.failing_since,
         previous_secret_valid_until=grace if grace and grace > now() else None,
         created_at=w.created_at,
@@ -71,7 +77,7 @@ def create(data: WebhookCreate) -> WebhookCreated:
         store.webhook_sk(webhook_id),
         webhook_id=webhook_id,
         url=_checked_url(data.url),
-        events=sorted({e.value for e in data.events}),
+        events=_events(data.events),
         description=data.description or None,
         status="enabled",
         sealed_secret=seal(secret_context(webhook_id), secret),
@@ -95,7 +101,7 @@ def update(webhook_id: str, data: WebhookUpdate) -> Webhook:
     if data.url is not None:
         item.url = _checked_url(data.url)
     if data.events is not None:
-        item.events = sorted({e.value for e in data.events})
+        item.events = _events(data.events)
     if "description" in data.model_fields_set:
         item.description = data.description or None
     if data.status is not None and data.status != item.status:
@@ -129,8 +135,8 @@ def _delivery(d: store.DeliveryItem) -> Delivery:
     return Delivery(
         delivery_id=d.delivery_id,
         event_id=d.event_id,
-        type=d.type,  # type: ignore[arg-type]
-        status=d.status,  # type: ignore[arg-type]
+        type=d.type,
+        status=d.status,
         attempts=int(d.attempts),
         last_status_code=int(d.last_status_code) if d.last_status_code is not None else None,
         last_latency_ms=int(d.last_latency_ms) if d.last_latency_ms is not None else None,

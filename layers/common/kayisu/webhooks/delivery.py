@@ -6,7 +6,6 @@ operators once; an endpoint whose every delivery failed for 3 days is disabled."
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,12 +13,12 @@ from kayisu.alerts.ops import alert_operators
 from kayisu.clock import now
 from kayisu.config import get_settings
 from kayisu.errors import Problem
+from kayisu.observability import logger
 from kayisu.sealed import open_sealed
 from kayisu.store import webhooks as store
 from kayisu.webhooks import sender, signing, targets
 from kayisu.webhooks.fanout import enqueue
 
-log = logging.getLogger(__name__)
 DISABLE_AFTER = timedelta(days=3)
 SWEEP_GRACE = timedelta(minutes=5)  # a message is late by more than this: it was lost
 
@@ -125,5 +124,5 @@ def sweep(at: datetime | None = None) -> dict[str, int]:
     late = list(store.overdue(at - SWEEP_GRACE))
     enqueue(late)
     if late:
-        log.warning("re-queued %d overdue webhook deliveries", len(late))
+        logger.warning("re-queued overdue webhook deliveries", extra={"requeued": len(late)})
     return {"requeued": len(late)}

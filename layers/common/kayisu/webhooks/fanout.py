@@ -46,14 +46,15 @@ def _thresholds(skus: set[str]) -> dict[str, int | None]:
     out: dict[str, int | None] = {}
     for sku in skus:
         product = load_product(sku)
-        out[sku] = int(product.alert_threshold) if product is not None else None
+        out[sku] = int(product.product.alert_threshold) if product is not None else None
     return out
 
 
 def handle_records(records: list[dict[str, Any]], at: datetime | None = None) -> dict[str, int]:
     """One stream batch. Safe to repeat: the event and each delivery are written once, and a
-    delivery found pending and never attempted is queued again (the delivery function counts
-    attempts conditionally, so a second message changes nothing)."""
+    delivery that exists already is queued again all the same (its first message may be the
+    one that was lost; the delivery function claims each attempt conditionally and skips a
+    delivery no longer pending, so a second message sends nothing twice)."""
     found = events.from_stream(records, _thresholds(events.alert_skus(records)))
     if not found:
         return {"events": 0, "queued": 0}
@@ -67,11 +68,7 @@ def handle_records(records: list[dict[str, Any]], at: datetime | None = None) ->
         record = store.save_event(event.event_id, event.type.value, event.body(), event.created)
         for webhook in subscribed:
             did = delivery_id(event, webhook.webhook_id)
-            made = store.save_new_delivery(webhook.webhook_id, did, record, at)
-            if made is None:
-                existing = store.load_delivery(webhook.webhook_id, did)
-                if existing is None or existing.status != "pending" or int(existing.attempts) > 0:
-                    continue
+            store.save_new_delivery(webhook.webhook_id, did, record, at)
             queue.append((webhook.webhook_id, did))
     enqueue(queue)
     return {"events": len(found), "queued": len(queue)}
