@@ -86,7 +86,7 @@ class DeliveryItem(WebhooksItem, discriminator="delivery"):
     attempts = NumberAttribute(default=0)
     last_status_code = NumberAttribute(null=True)
     last_latency_ms = NumberAttribute(null=True)
-    last_error = UnicodeAttribute(null=True)  # a short excerpt: never a whole response body
+    last_excerpt = UnicodeAttribute(null=True)  # the answer's first 200 characters, or what went wrong: never a whole body
     next_attempt_at = UTCDateTimeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
@@ -285,7 +285,7 @@ def record_attempt(
     status: str,
     code: int | None,
     latency_ms: int | None,
-    error: str | None,
+    excerpt: str | None,
     next_at: datetime | None,
 ) -> None:
     """The attempt's outcome: `delivered`, `failed` (the last), or `pending` until `next_at`."""
@@ -296,7 +296,7 @@ def record_attempt(
         DeliveryItem.last_latency_ms.set(latency_ms)
         if latency_ms is not None
         else DeliveryItem.last_latency_ms.remove(),
-        DeliveryItem.last_error.set(error) if error else DeliveryItem.last_error.remove(),
+        DeliveryItem.last_excerpt.set(excerpt) if excerpt else DeliveryItem.last_excerpt.remove(),
     ]
     if next_at is not None:
         pending_pk, pending_sk = _pending_keys(next_at, delivery.webhook_id, delivery.delivery_id)

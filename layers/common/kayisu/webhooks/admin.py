@@ -140,7 +140,7 @@ def _delivery(d: store.DeliveryItem) -> Delivery:
         attempts=int(d.attempts),
         last_status_code=int(d.last_status_code) if d.last_status_code is not None else None,
         last_latency_ms=int(d.last_latency_ms) if d.last_latency_ms is not None else None,
-        last_error=d.last_error,
+        last_response_excerpt=d.last_excerpt,
         next_attempt_at=d.next_attempt_at if d.status == "pending" else None,
         created_at=d.created_at,
         updated_at=d.updated_at,

@@ -82,7 +82,7 @@ def _send(webhook: store.WebhookItem, event: store.EventRecordItem, at: datetime
 
 def _record(webhook: store.WebhookItem, delivery: store.DeliveryItem, answer: sender.Answer, at: datetime) -> Outcome:
     if answer.ok:
-        store.record_attempt(delivery, at, "delivered", answer.status, answer.latency_ms, None, None)
+        store.record_attempt(delivery, at, "delivered", answer.status, answer.latency_ms, answer.excerpt, None)
         store.note_success(webhook.webhook_id)
         return Outcome("delivered", answer.status)
     schedule = get_settings().webhook_retries
