@@ -1,7 +1,7 @@
 """A shop's own system as a webhook receiver, on 127.0.0.1 (the local stack allows loopback
 targets): it records every request and answers as a test tells it, per URL path:
-`ok` (200), `flaky` (500 to an event id's first two attempts, then 200) or `silent` (reads
-the request and never answers until the receiver stops)."""
+`ok` (200), `flaky` (500 to an event id's first two attempts, then 200), `once` (500 to its
+first attempt only) or `silent` (reads the request and never answers until the receiver stops)."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ class Receiver:
         if kind == "silent":
             self.stopping.wait(30)  # past the sender's 10 s: no answer at all
             return
-        status = 500 if kind == "flaky" and n <= 2 else 200
+        status = 500 if n <= {"flaky": 2, "once": 1}.get(kind, 0) else 200
         payload = b"not yet" if status == 500 else b"thanks"
         handler.send_response(status)
         handler.send_header("Content-Length", str(len(payload)))
