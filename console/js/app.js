@@ -1,12 +1,14 @@
 // Kayisu operator console: a single-page app under /console/ over the admin API (CONTRACT §4, §14).
 // Routes: /console/ (dashboard)  /console/products  /console/batches  /console/stock
-//         /console/orders  /console/orders/{id}  /console/partners  /console/reports  /console/signin
+//         /console/orders  /console/orders/{id}  /console/partners  /console/webhooks
+//         /console/webhooks/{id}  /console/reports  /console/signin
 import { SignInError, current, expired, isFinance, isOperator, signIn, signOut } from './auth.js';
 import { dashboard } from './dashboard.js';
 import { h, replace } from './dom.js';
 import { initLang, otherLang, setLang, t } from './i18n.js';
 import { batches, orderPage, orders, partners, products, reports, stock } from './pages.js';
 import { notice } from './ui.js';
+import { webhookPage, webhooks } from './webhooks.js';
 
 const BASE = '/console';
 const main = document.getElementById('main');
@@ -25,6 +27,7 @@ const PAGES = [
   { path: '/stock', key: 'nav.stock', show: stock, groups: ['operators'] },
   { path: '/orders', key: 'nav.orders', show: orders, groups: ['operators', 'finance'] },
   { path: '/partners', key: 'nav.partners', show: partners, groups: ['operators'] },
+  { path: '/webhooks', key: 'nav.webhooks', show: webhooks, groups: ['operators'] },
   { path: '/reports', key: 'nav.reports', show: reports, groups: ['operators', 'finance'] },
 ];
 
@@ -117,6 +120,11 @@ function render(moveFocus = false) {
   const detail = /^\/orders\/([^/]+)$/.exec(here);
   if (detail) {
     orderPage(ctx, decodeURIComponent(detail[1]));
+    return;
+  }
+  const hook = /^\/webhooks\/([^/]+)$/.exec(here);
+  if (hook) {
+    webhookPage(ctx, decodeURIComponent(hook[1]));
     return;
   }
   const page = PAGES.find((p) => p.path === here);
