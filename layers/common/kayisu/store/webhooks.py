@@ -13,7 +13,6 @@ endpoint (CONTRACT §13, docs/webhooks.md).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from pynamodb.attributes import (
@@ -29,6 +28,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
+from kayisu.aws import client
 from kayisu.config import get_settings
 
 WEBHOOKS_PK = "WEBHOOKS"  # every endpoint in one partition: a shop has a handful
@@ -86,7 +86,7 @@ class DeliveryItem(WebhooksItem, discriminator="delivery"):
     attempts = NumberAttribute(default=0)
     last_status_code = NumberAttribute(null=True)
     last_latency_ms = NumberAttribute(null=True)
-    last_excerpt = UnicodeAttribute(null=True)  # the answer's first 200 characters, or what went wrong: never a whole body
+    last_excerpt = UnicodeAttribute(null=True)  # the answer's first 200 characters or what went wrong
     next_attempt_at = UTCDateTimeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
@@ -329,8 +329,18 @@ def restart(delivery: DeliveryItem, at: datetime) -> None:
     )
 
 
-def overdue(before: datetime, limit: int = 500) -> Iterator[tuple[str, str]]:
-    """(webhook id, delivery id) of pending deliveries whose next attempt was due before `before`."""
-    for item in DeliveryItem.pending.query(PENDING_PK, DeliveryItem.pending_sk < _iso(before), limit=limit):
-        _, webhook_id, delivery_id = str(item.pending_sk).split("#")
-        yield webhook_id, delivery_id
+def overdue(before: datetime, limit: int = 500) -> list[tuple[str, str]]:
+    """(webhook id, delivery id) of pending deliveries whose next attempt was due before `before`,
+    the most overdue first. A plain Query: the keys-only index holds no item type for PynamoDB."""
+    page = client("dynamodb").query(
+        TableName=get_settings().webhooks_table,
+        IndexName="Pending",
+        KeyConditionExpression="pending_pk = :p AND pending_sk < :b",
+        ExpressionAttributeValues={":p": {"S": PENDING_PK}, ":b": {"S": _iso(before)}},
+        Limit=limit,
+    )
+    out = []
+    for item in page.get("Items", []):
+        _, webhook_id, delivery_id = item["pending_sk"]["S"].split("#")
+        out.append((webhook_id, delivery_id))
+    return out
