@@ -7,11 +7,13 @@ or a secret."""
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -302,6 +304,64 @@ def test_a_disabled_endpoint_is_told_nothing_and_enabling_it_redelivers_nothing(
     poll(lambda: of_order(receiver.at(f"ok-off-{sku}"), second["order_id"]), "the re-enabled endpoint heard nothing")
     assert of_order(receiver.at(f"ok-off-{sku}"), placed["order_id"]) == []
     assert [d["type"] for d in deliveries(ops, off["webhook_id"])] == ["order.paid"]
+
+
+def test_the_sweep_sends_a_delivery_whose_queue_message_was_lost(
+    wstack: dict[str, Any], ops: Api, receiver: Receiver
+) -> None:
+    """What the fan-out leaves when it dies after writing an event and its delivery but before
+    queueing it (or when the message went to the dead letters): the scheduled sweep finds the
+    overdue delivery on the Pending index and it is sent, once."""
+    path = f"ok-sweep-{secrets.token_hex(4)}"
+    hook = webhook(ops, receiver.url(path), ["order.paid"])
+    ddb, table = aws(wstack, "dynamodb"), wstack["resources"]["WebhooksTable"]
+    lost = datetime.now(UTC) - timedelta(minutes=10)
+    stamp, index_stamp = lost.strftime("%Y-%m-%dT%H:%M:%S.%f+0000"), lost.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    event_id = f"evt_{secrets.token_hex(16)}"
+    body = json.dumps({"id": event_id, "type": "order.paid", "created": "x", "data": {"order_id": "ord_lost"}})
+    delivery_id = f"dlv_{int(lost.timestamp() * 1000):012x}{secrets.token_hex(6)}"
+    ddb.put_item(
+        TableName=table,
+        Item={
+            "pk": {"S": f"EVENT#{event_id}"},
+            "sk": {"S": "EVENT"},
+            "kind": {"S": "event"},
+            "event_id": {"S": event_id},
+            "type": {"S": "order.paid"},
+            "body": {"S": body},
+            "created_at": {"S": stamp},
+        },
+    )
+    ddb.put_item(
+        TableName=table,
+        Item={
+            "pk": {"S": f"DELIVERIES#{hook['webhook_id']}"},
+            "sk": {"S": delivery_id},
+            "kind": {"S": "delivery"},
+            "delivery_id": {"S": delivery_id},
+            "webhook_id": {"S": hook["webhook_id"]},
+            "event_id": {"S": event_id},
+            "type": {"S": "order.paid"},
+            "status": {"S": "pending"},
+            "attempts": {"N": "0"},
+            "next_attempt_at": {"S": stamp},
+            "created_at": {"S": stamp},
+            "updated_at": {"S": stamp},
+            "pending_pk": {"S": "PENDING"},
+            "pending_sk": {"S": f"{index_stamp}#{hook['webhook_id']}#{delivery_id}"},
+        },
+    )
+    assert run_schedule(wstack, "WebhookSweep")["result"]["requeued"] >= 1
+    got = poll(lambda: receiver.at(path), "the swept delivery never arrived")
+    assert got[0].body == body.encode()
+    assert got[0].signed_by(hook["secret"])
+    done = poll(
+        lambda: next((d for d in deliveries(ops, hook["webhook_id"]) if d["status"] == "delivered"), None),
+        "the swept delivery is not delivered",
+    )
+    assert done["attempts"] == 1
+    assert run_schedule(wstack, "WebhookSweep")["result"]["requeued"] == 0  # off the Pending index now
+    assert len(receiver.at(path)) == 1
 
 
 def test_order_events_fire_once_per_change_when_their_paths_were_retried_after_injected_failures(
