@@ -402,6 +402,27 @@ def test_order_events_fire_once_per_change_when_their_paths_were_retried_after_i
     assert {k for k in told if k[1] and any(k[1] == e[1] for e in expected)} >= expected
 
 
+def test_redemption_events_fire_once_when_redemptions_were_retried_after_injected_failures(
+    wstack: dict[str, Any], ops: Api, receiver: Receiver, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The redemption chaos run (an exception before and after each AWS call of a redemption, then
+    the partner's retry with the same reference) against this stack: one event per redemption."""
+    path = f"ok-redeem-chaos-{secrets.token_hex(4)}"
+    webhook(ops, receiver.url(path), ["redemption.created"])
+    workdir: Path = tmp_path_factory.mktemp("webhooks-redeem-every-call")
+    scenarios = run_as_function("tests.integration.redeem_every_call", wstack, workdir, timeout=600)
+    made = {r for s in scenarios for r in s.get("redemptions") or []}
+    assert made, "the chaos run redeemed nothing"
+
+    def arrived() -> Counter[str] | None:
+        told = Counter(str(r.event["data"]["redemption_id"]) for r in receiver.at(path))
+        return told if made <= set(told) else None
+
+    told = poll(arrived, "some redemptions were never told", timeout=120)
+    assert {k: n for k, n in told.items() if n != 1} == {}
+    assert set(told) == made
+
+
 def test_no_code_token_or_secret_in_any_event_body_of_the_run(receiver: Receiver) -> None:
     bodies = [r.body.decode() for r in receiver.received]
     assert bodies, "no event was delivered"

@@ -83,7 +83,8 @@ def _send(webhook: store.WebhookItem, event: store.EventRecordItem, at: datetime
 def _record(webhook: store.WebhookItem, delivery: store.DeliveryItem, answer: sender.Answer, at: datetime) -> Outcome:
     if answer.ok:
         store.record_attempt(delivery, at, "delivered", answer.status, answer.latency_ms, answer.excerpt, None)
-        store.note_success(webhook.webhook_id)
+        if webhook.failing_since is not None:  # read consistently just now; else nothing to clear
+            store.note_success(webhook.webhook_id)
         return Outcome("delivered", answer.status)
     schedule = get_settings().webhook_retries
     made = int(delivery.attempts)
