@@ -248,3 +248,36 @@ def test_no_answer_at_all_is_reported_without_a_status() -> None:
     assert answer.status is None
     assert not answer.ok
     assert answer.excerpt
+
+
+def test_a_receiver_dripping_its_answer_is_cut_off_when_the_attempt_s_time_is_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stop = threading.Event()
+
+    class Drip(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+            while not stop.is_set():  # one header byte at a time, each within the socket timeout
+                self.wfile.write(b"X")
+                self.wfile.flush()
+                stop.wait(0.05)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Drip)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    monkeypatch.setattr(sender, "TIMEOUT_SECONDS", 0.5)
+    try:
+        answer = sender.post(
+            Target("http", "localhost", httpd.server_address[1], "/"), [ip_address("127.0.0.1")], b"{}", {}
+        )
+    finally:
+        stop.set()
+        httpd.shutdown()
+        httpd.server_close()
+    assert answer.status is None
+    assert not answer.ok
