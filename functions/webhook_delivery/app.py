@@ -11,7 +11,7 @@ from kayisu.clock import scheduled_at
 from kayisu.config import require
 from kayisu.observability import metrics
 from kayisu.webhooks.delivery import attempt, sweep
-from kayisu.webhooks.fanout import parse_message
+from kayisu.webhooks.queue import parse_message
 
 # What this function needs set: a missing one fails the cold start, not the first call.
 require("webhooks_table", "webhook_queue_url", "kms_key_id", "alerts_topic_arn")

@@ -16,7 +16,7 @@ from kayisu.sealed import seal
 from kayisu.store import webhooks as store
 from kayisu.webhooks import signing, targets
 from kayisu.webhooks.delivery import secret_context
-from kayisu.webhooks.fanout import enqueue
+from kayisu.webhooks.queue import enqueue
 from kayisu.webhooks.schemas import (
     Delivery,
     DeliveryList,

@@ -17,7 +17,7 @@ from kayisu.observability import logger
 from kayisu.sealed import open_sealed
 from kayisu.store import webhooks as store
 from kayisu.webhooks import sender, signing, targets
-from kayisu.webhooks.fanout import enqueue
+from kayisu.webhooks.queue import enqueue
 
 DISABLE_AFTER = timedelta(days=3)
 SWEEP_GRACE = timedelta(minutes=5)  # a message is late by more than this: it was lost

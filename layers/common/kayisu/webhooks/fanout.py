@@ -4,42 +4,21 @@ endpoint subscribed to it, queued for the delivery function (docs/webhooks.md)."
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime
 from typing import Any
 
-from kayisu.aws import client
 from kayisu.clock import now
-from kayisu.config import get_settings
 from kayisu.store import webhooks as store
 from kayisu.store.catalog import load_product
 from kayisu.webhooks import events
 from kayisu.webhooks.events import Event
+from kayisu.webhooks.queue import enqueue
 
 
 def delivery_id(event: Event, webhook_id: str) -> str:
     """Time first (an endpoint's deliveries list newest first), then a digest of the pair."""
     millis = int(event.created.timestamp() * 1000)
     return f"dlv_{millis:012x}{hashlib.sha256(f'{event.event_id}|{webhook_id}'.encode()).hexdigest()[:12]}"
-
-
-def enqueue(pairs: list[tuple[str, str]], delay_seconds: int = 0) -> None:
-    """Asks the delivery function to attempt these (webhook id, delivery id) deliveries."""
-    sqs = client("sqs")
-    url = get_settings().webhook_queue_url
-    for start in range(0, len(pairs), 10):
-        chunk = pairs[start : start + 10]
-        entries = [
-            {
-                "Id": str(n),
-                "MessageBody": json.dumps({"webhook_id": w, "delivery_id": d}),
-                "DelaySeconds": min(max(delay_seconds, 0), 900),
-            }
-            for n, (w, d) in enumerate(chunk)
-        ]
-        answer = sqs.send_message_batch(QueueUrl=url, Entries=entries)
-        if answer.get("Failed"):
-            raise RuntimeError(f"{len(answer['Failed'])} webhook deliveries could not be queued")
 
 
 def _thresholds(skus: set[str]) -> dict[str, int | None]:
@@ -72,8 +51,3 @@ def handle_records(records: list[dict[str, Any]], at: datetime | None = None) ->
             queue.append((webhook.webhook_id, did))
     enqueue(queue)
     return {"events": len(found), "queued": len(queue)}
-
-
-def parse_message(body: str) -> tuple[str, str]:
-    doc = json.loads(body)
-    return str(doc["webhook_id"]), str(doc["delivery_id"])
