@@ -48,8 +48,25 @@ def wstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
 
 
 @pytest.fixture(scope="module")
-def ops(wstack: dict[str, Any]) -> Api:
-    return Api(wstack["api_url"], login(wstack, "operator"))
+def ops(wstack: dict[str, Any]) -> Iterator[Api]:
+    api = Api(wstack["api_url"], login(wstack, "operator"))
+    yield api
+    # The module's endpoints go, and the queue empties (each message of a deleted endpoint ends
+    # its delivery `failed` at once), so that the stack stops with no delivery in flight.
+    for hook in api.get("/v1/admin/webhooks").json()["items"]:
+        api.request("DELETE", f"/v1/admin/webhooks/{hook['webhook_id']}")
+    sqs, url = aws(wstack, "sqs"), wstack["resources"]["WebhookDeliveryQueue"]
+    names = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    ]
+
+    def drained() -> bool:
+        counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+        return all(int(counts[n]) == 0 for n in names)
+
+    poll(drained, "the delivery queue never emptied")
 
 
 @pytest.fixture(scope="module")
