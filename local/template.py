@@ -67,8 +67,9 @@ for _name in (
     _CfnLoader.add_constructor(f"!{_name}", _tag(_name))
 
 
-# The local stack is a dev stage: the sandbox pays (the template's own default is off, for prod).
-DEV_DEFAULTS = {"EnableSandboxPayments": "true"}
+# The local stack is a dev stage: the sandbox pays and webhooks may go to the tests' loopback
+# receivers (the template's own defaults are off, for prod).
+DEV_DEFAULTS = {"EnableSandboxPayments": "true", "AllowLoopbackWebhooks": "true"}
 
 
 def load_template(path: Path) -> dict[str, Any]:

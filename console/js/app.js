@@ -1,7 +1,8 @@
 // Kayisu operator console: a single-page app under /console/ over the admin API (CONTRACT §4, §14).
 // Routes: /console/ (dashboard)  /console/products  /console/batches  /console/stock
 //         /console/orders  /console/orders/{id}  /console/coupons  /console/promotions
-//         /console/partners  /console/reports  /console/signin
+//         /console/partners  /console/webhooks  /console/webhooks/{id}  /console/reports
+//         /console/signin
 import { SignInError, current, expired, isFinance, isOperator, signIn, signOut } from './auth.js';
 import { dashboard } from './dashboard.js';
 import { h, replace } from './dom.js';
@@ -9,6 +10,7 @@ import { initLang, otherLang, setLang, t } from './i18n.js';
 import { coupons, promotions } from './marketing.js';
 import { batches, orderPage, orders, partners, products, reports, stock } from './pages.js';
 import { notice } from './ui.js';
+import { webhookPage, webhooks } from './webhooks.js';
 
 const BASE = '/console';
 const main = document.getElementById('main');
@@ -29,6 +31,7 @@ const PAGES = [
   { path: '/coupons', key: 'nav.coupons', show: coupons, groups: ['operators'] },
   { path: '/promotions', key: 'nav.promotions', show: promotions, groups: ['operators'] },
   { path: '/partners', key: 'nav.partners', show: partners, groups: ['operators'] },
+  { path: '/webhooks', key: 'nav.webhooks', show: webhooks, groups: ['operators'] },
   { path: '/reports', key: 'nav.reports', show: reports, groups: ['operators', 'finance'] },
 ];
 
@@ -121,6 +124,11 @@ function render(moveFocus = false) {
   const detail = /^\/orders\/([^/]+)$/.exec(here);
   if (detail) {
     orderPage(ctx, decodeURIComponent(detail[1]));
+    return;
+  }
+  const hook = /^\/webhooks\/([^/]+)$/.exec(here);
+  if (hook) {
+    webhookPage(ctx, decodeURIComponent(hook[1]));
     return;
   }
   const page = PAGES.find((p) => p.path === here);

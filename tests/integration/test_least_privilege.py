@@ -16,6 +16,7 @@ import requests
 from tests.integration.conftest import Api, aws, upload_batch, wait_for_batch
 from tests.integration.iam import FUNCTIONS, denied, grants, polled_by_lambda, unused, used
 from tests.integration.partner import Partner, bought_codes, new_partner
+from tests.integration.receiver import Receiver, start_receiver
 from tests.integration.shop import (
     drain,
     new_codes,
@@ -46,6 +47,16 @@ def test_queue_and_stream_triggered_functions_bring_their_own_role() -> None:
 
 def tour(stack: dict[str, Any], operator: Api, public: Api, sku: str) -> None:
     """Every route of every function, at least once, the way its users call it."""
+    receiver = start_receiver()
+    try:
+        hook = webhooks_before(operator, receiver)
+        shop_tour(stack, operator, public, sku)
+        webhooks_after(stack, operator, receiver, hook)
+    finally:
+        receiver.stop()
+
+
+def shop_tour(stack: dict[str, Any], operator: Api, public: Api, sku: str) -> None:
     assert operator.post("/v1/admin/products", {"sku": sku, "name": "tour", "price": 100}).status_code == 201
     assert operator.put(f"/v1/admin/products/{sku}", {"price": 200}).status_code == 200
     assert operator.get("/v1/admin/products").status_code == 200
@@ -60,6 +71,36 @@ def tour(stack: dict[str, Any], operator: Api, public: Api, sku: str) -> None:
     finance_reports(stack, operator)
     partners(stack, operator, public, sku)
     dashboard(operator, f"{sku}-M")
+
+
+def webhooks_before(operator: Api, receiver: Receiver) -> str:
+    """An endpoint on a loopback receiver that fails each event's first attempt, subscribed to
+    everything the rest of the tour makes happen (its events come from the tables' streams)."""
+    events = ["order.paid", "order.delivered", "order.refunded", "stock.low", "redemption.created"]
+    made = operator.post("/v1/admin/webhooks", {"url": receiver.url("once-tour"), "events": events})
+    assert made.status_code == 201, made.text
+    webhook_id = str(made.json()["webhook_id"])
+    assert operator.put(f"/v1/admin/webhooks/{webhook_id}", {"description": "tour"}).status_code == 200
+    assert operator.post(f"/v1/admin/webhooks/{webhook_id}/secret", {"grace_seconds": 600}).status_code == 200
+    return webhook_id
+
+
+def webhooks_after(stack: dict[str, Any], operator: Api, receiver: Receiver, webhook_id: str) -> None:
+    """Deliveries failed once (operators alerted), retried by hand, delivered; the sweep runs."""
+    path = f"/v1/admin/webhooks/{webhook_id}"
+    deadline = time.monotonic() + 60
+    while not (items := [d for d in operator.get(f"{path}/deliveries").json()["items"] if d["attempts"]]):
+        assert time.monotonic() < deadline, "no webhook delivery was attempted"
+        time.sleep(0.2)
+    assert operator.post(f"{path}/deliveries/{items[0]['delivery_id']}/retry").status_code == 202
+    while not [d for d in operator.get(f"{path}/deliveries").json()["items"] if d["status"] == "delivered"]:
+        assert time.monotonic() < deadline, "no webhook delivery succeeded"
+        time.sleep(0.2)
+    assert receiver.at("once-tour")
+    assert operator.get("/v1/admin/webhooks").status_code == 200
+    assert operator.get(path).status_code == 200
+    run_schedule(stack, "WebhookSweep")
+    assert operator.request("DELETE", path).status_code == 204
 
 
 def dashboard(operator: Api, sku: str) -> None:

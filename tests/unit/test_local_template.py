@@ -58,6 +58,18 @@ def test_the_sandbox_is_off_by_default_and_refused_in_prod() -> None:
     assert "Stage=prod EnableSandboxPayments=false" in config
 
 
+def test_loopback_webhooks_are_off_when_deployed_on_locally_and_refused_in_prod() -> None:
+    from local.template import DEV_DEFAULTS
+
+    assert Template.load(ROOT / "template.yaml", {}).parameters["AllowLoopbackWebhooks"] == "false"
+    assert DEV_DEFAULTS["AllowLoopbackWebhooks"] == "true"  # the local stack's tests run receivers on 127.0.0.1
+    with pytest.raises(ValueError, match="rule NoLoopbackWebhooksInProd"):
+        Template.load(ROOT / "template.yaml", {"Stage": "prod", "AllowLoopbackWebhooks": "true"})
+    config = (ROOT / "samconfig.toml").read_text()
+    assert "AllowLoopbackWebhooks=true" not in config
+    assert "Stage=prod EnableSandboxPayments=false AllowLoopbackWebhooks=false" in config
+
+
 def test_sub_and_conditions_resolve() -> None:
     t = Template.load(ROOT / "template.yaml", {"Stage": "prod", "AlertEmail": "ops@example.com"})
     t.refs["CatalogTable"] = "kayisu-prod-catalog"

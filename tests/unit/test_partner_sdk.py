@@ -629,3 +629,41 @@ def test_cli_usage_errors_exit_2_and_never_echo_the_secret(
     assert "KAYISU_API_URL" in err
     assert env.seen == []
     assert run_cli(capsys, "--help")[0] == 0
+
+
+# -- verifying the shop's outgoing webhooks (CONTRACT §13)
+
+
+def _signed(secret: str, body: bytes, at: int) -> str:
+    return f"t={at},v1=" + hmac.new(secret.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def test_the_webhook_helper_accepts_a_fresh_signature_under_any_secret_and_returns_the_event() -> None:
+    from kayisu.webhooks.signing import signature as server_signature
+
+    body = json.dumps({"id": "evt_1", "type": "order.paid", "created": "2026-12-03T10:00:00Z", "data": {}}).encode()
+    at = 1_700_000_000
+    assert kayisu_partner.verify_webhook("whsec_a", _signed("whsec_a", body, at), body, now=at + 10)["id"] == "evt_1"
+    # The server's own header, during a rotation: either secret verifies.
+    header = server_signature(["whsec_new", "whsec_old"], body, at)
+    assert kayisu_partner.verify_webhook("whsec_old", header, body, now=at)["type"] == "order.paid"
+    assert kayisu_partner.verify_webhook(["whsec_x", "whsec_new"], header, body, now=at)["id"] == "evt_1"
+
+
+@pytest.mark.parametrize(
+    ("header", "body", "now"),
+    [
+        (_signed("whsec_a", b'{"id":"evt_1"}', 1_700_000_000), b'{"id":"evt_2"}', 1_700_000_000),  # body changed
+        (_signed("whsec_b", b'{"id":"evt_1"}', 1_700_000_000), b'{"id":"evt_1"}', 1_700_000_000),  # other secret
+        (_signed("whsec_a", b'{"id":"evt_1"}', 1_700_000_000), b'{"id":"evt_1"}', 1_700_000_301),  # stale
+        (_signed("whsec_a", b'{"id":"evt_1"}', 1_700_000_000), b'{"id":"evt_1"}', 1_699_999_699),  # from the future
+        ("v1=abc", b'{"id":"evt_1"}', 1_700_000_000),  # no timestamp
+        ("t=1700000000", b'{"id":"evt_1"}', 1_700_000_000),  # no signature
+        ("t=1700000000,t=1700000000,v1=00", b'{"id":"evt_1"}', 1_700_000_000),  # two timestamps
+        ("t=１７00000000,v1=00", b'{"id":"evt_1"}', 1_700_000_000),  # non-ASCII digits
+        ("", b'{"id":"evt_1"}', 1_700_000_000),
+    ],
+)
+def test_the_webhook_helper_refuses_what_kayisu_did_not_sign_just_now(header: str, body: bytes, now: int) -> None:
+    with pytest.raises(kayisu_partner.WebhookSignatureError):
+        kayisu_partner.verify_webhook("whsec_a", header, body, now=now)

@@ -50,6 +50,8 @@ def refused(url: str, allow_loopback: bool = False) -> str:
         "https:///nohost",
         "https://93.184.216.34:99999/",
         "https://93.184.216.34/a b",
+        "https://[::1/hook",  # cannot be parsed
+        "https://[not-an-address]/",
     ],
 )
 def test_private_metadata_loopback_and_plain_http_are_refused(url: str) -> None:

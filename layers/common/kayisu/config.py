@@ -50,6 +50,16 @@ class Settings(BaseModel):
     ingest_dlq_url: str = ""
     stock_events_queue_url: str = ""
     alert_email: str = ""
+    webhooks_table: str = ""
+    webhook_queue_url: str = ""
+    # Seconds to wait before each retry of a failed delivery (CONTRACT §13: ~1 min ... 12 h).
+    webhook_retry_seconds: str = Field(default="60,300,1800,7200,21600,43200", pattern=r"^\d{1,6}(,\d{1,6}){0,19}$")
+    # The local stack also lets webhooks reach 127.0.0.1 and localhost (never when deployed).
+    allow_loopback_webhooks: bool = False
+
+    @property
+    def webhook_retries(self) -> list[int]:
+        return [int(s) for s in self.webhook_retry_seconds.split(",")]
 
 
 @lru_cache(maxsize=1)

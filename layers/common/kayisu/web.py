@@ -205,6 +205,8 @@ PATH_PARAMETERS: dict[str, PathParameter] = {
     "provider": PathParameter(re.compile(r"^[a-z0-9_-]{1,32}$"), "NOT_FOUND", "provider"),
     "coupon_id": PathParameter(re.compile(r"^cpn_[0-9a-f]{20}$"), "UNKNOWN_COUPON", "coupon"),
     "promotion_id": PathParameter(re.compile(r"^prm_[0-9a-f]{20}$"), "UNKNOWN_PROMOTION", "promotion"),
+    "webhook_id": PathParameter(re.compile(r"^whk_[0-9a-f]{20}$"), "UNKNOWN_WEBHOOK", "webhook"),
+    "delivery_id": PathParameter(re.compile(r"^dlv_[0-9a-f]{24}$"), "UNKNOWN_DELIVERY", "delivery"),
 }
 
 

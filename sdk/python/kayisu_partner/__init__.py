@@ -20,6 +20,8 @@ from .errors import (
 )
 from .models import Redemption, Verification, VerificationStatus
 from .signing import sign, signed_headers
+from .webhooks import WebhookSignatureError
+from .webhooks import verify as verify_webhook
 
 __all__ = [
     "AlreadyRedeemed",
@@ -37,8 +39,10 @@ __all__ = [
     "ValidationError",
     "Verification",
     "VerificationStatus",
+    "WebhookSignatureError",
     "__version__",
     "new_reference",
     "sign",
     "signed_headers",
+    "verify_webhook",
 ]

@@ -1,17 +1,11 @@
-"""Partner secrets: made once, shown once, kept only as KMS ciphertext, opened into a cache that
-forgets them after a few minutes."""
+"""Partner secrets: made once, shown once, kept only as KMS ciphertext (context {partner_id}),
+opened into a cache that forgets them after a few minutes (kayisu.sealed)."""
 
 from __future__ import annotations
 
 import secrets
-import threading
-import time
 
-from kayisu.aws import client
-from kayisu.config import get_settings
-from kayisu.container import scope
-
-CACHE_SECONDS = 300
+from kayisu import sealed
 
 
 def new_secret() -> str:
@@ -23,27 +17,8 @@ def _context(partner_id: str) -> dict[str, str]:
 
 
 def seal(partner_id: str, secret: str) -> bytes:
-    out = client("kms").encrypt(
-        KeyId=get_settings().kms_key_id, Plaintext=secret.encode("utf-8"), EncryptionContext=_context(partner_id)
-    )
-    return bytes(out["CiphertextBlob"])
+    return sealed.seal(_context(partner_id), secret)
 
 
-_opened: dict[tuple[str, bytes], tuple[float, str]] = {}
-_lock = threading.Lock()
-
-
-def open_secret(partner_id: str, sealed: bytes) -> str:
-    slot = (scope(), sealed)
-    now = time.monotonic()
-    with _lock:
-        hit = _opened.get(slot)
-        if hit and now - hit[0] < CACHE_SECONDS:
-            return hit[1]
-    plaintext = client("kms").decrypt(CiphertextBlob=sealed, EncryptionContext=_context(partner_id))["Plaintext"]
-    secret = bytes(plaintext).decode("utf-8")
-    with _lock:
-        for key in [k for k, (at, _) in _opened.items() if now - at >= CACHE_SECONDS]:
-            del _opened[key]
-        _opened[slot] = (now, secret)
-    return secret
+def open_secret(partner_id: str, sealed_secret: bytes) -> str:
+    return sealed.open_sealed(_context(partner_id), sealed_secret)

@@ -76,7 +76,9 @@ class Delivery(BaseModel):
     attempts: int
     last_status_code: int | None = None
     last_latency_ms: int | None = None
-    last_error: str | None = None
+    last_response_excerpt: str | None = Field(
+        default=None, description="the answer's first 200 characters, or what went wrong"
+    )
     next_attempt_at: Timestamp | None = None
     created_at: Timestamp
     updated_at: Timestamp

@@ -4,9 +4,9 @@ so a receiver that still knows only the old secret keeps verifying."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
+
+from kayisu.payments.signature import v1_signature
 
 SIGNATURE_HEADER = "Kayisu-Signature"
 EVENT_ID_HEADER = "Kayisu-Event-Id"
@@ -16,9 +16,6 @@ def new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)  # 256 bits
 
 
-def mac(secret: str, body: bytes, at: int) -> str:
-    return hmac.new(secret.encode("utf-8"), str(at).encode("ascii") + b"." + body, hashlib.sha256).hexdigest()
-
-
 def signature(secrets_: list[str], body: bytes, at: int) -> str:
-    return ",".join([f"t={at}", *(f"v1={mac(s, body, at)}" for s in secrets_)])
+    """The header's value: the scheme is kayisu.payments.signature's, with one `v1` per secret."""
+    return ",".join([f"t={at}", *(f"v1={v1_signature(s, body, at)}" for s in secrets_)])

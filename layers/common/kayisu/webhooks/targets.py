@@ -36,8 +36,11 @@ def parse(url: str, allow_loopback: bool) -> Target:
     """The URL's parts if it is one we may send to, or 422 BAD_WEBHOOK_URL; no DNS here."""
     if len(url) > MAX_URL_LENGTH or any(c.isspace() or ord(c) < 0x20 for c in url):
         raise bad_url("The URL is too long or has spaces or control characters.")
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise bad_url("The URL cannot be parsed.") from None
     local = allow_loopback and host in LOCAL_NAMES
     if parts.scheme != "https" and not (local and parts.scheme == "http"):
         raise bad_url("Webhook URLs must use https.")
