@@ -234,6 +234,7 @@ def main() -> None:
                     "refund_id": text(item, "refund_id"),
                     "open_index": text(item, "gsi2pk"),
                     "late": bool(item.get("late", {}).get("BOOL", False)),
+                    "delivered": "delivered_at" in item,
                     "coupon_id": text(item, "coupon_id"),
                     "coupon_use": text(item, "coupon_use"),
                 }

@@ -221,9 +221,9 @@ def coupon_uses(order: dict[str, Any]) -> tuple[int, int]:
         return 1, 0
     if status == "expired":
         return 0, 0  # given back
-    if status == "paid":
-        return (0, 0) if order["late"] else (1, 0)  # a late payment takes it again once kept
-    return 1, 1  # delivered, or refunded after payment: kept
+    if status in ("paid", "refunded") and not order["delivered"]:
+        return (0, 0) if order["late"] else (1, 0)  # held; a late payment takes it again once delivered
+    return 1, 1  # delivered (and perhaps refunded since): kept
 
 
 def test_a_coupons_uses_follow_its_orders_whatever_failed_and_was_retried(scenarios: list[Scenario]) -> None:

@@ -83,8 +83,10 @@ class Coupon(BaseModel):
     max_uses: int | None
     max_uses_per_email: int | None
     status: CouponStatus
-    used: int = Field(description="uses kept: orders delivered, or refunded after payment")
-    held: int = Field(description="uses held by orders not yet delivered (an unpaid one gives it back if it expires)")
+    used: int = Field(description="uses kept: orders delivered")
+    held: int = Field(
+        description="uses of orders not delivered: unpaid (given back if it expires), paid, refunded before delivery"
+    )
     batch_id: str | None = None
     created_at: Timestamp
     updated_at: Timestamp

@@ -9,7 +9,7 @@ code is found with one GetItem and a code cannot be issued twice.
 Uses move only inside the order's own transactions (kayisu.store.orders), never alone:
 - placing the order takes one (`taken < max_uses`, and the buyer's `taken < max_uses_per_email`);
 - the order expiring or being withdrawn gives it back (`taken − 1`);
-- the order being delivered, or refunded after it was paid, keeps it (`used + 1`).
+- the order being delivered keeps it (`used + 1`); a refund leaves it as it is (held).
 `order.coupon_use` (`held`, `returned`, `kept`) says where the order's use is; it changes in
 the same transaction, so each of these happens once per order, whatever is retried.
 """
@@ -52,7 +52,7 @@ class CouponItem(PromotionsItem, discriminator="coupon"):
     max_uses_per_email = NumberAttribute(null=True)
     status = UnicodeAttribute()  # active | disabled
     taken = NumberAttribute(default=0)  # held by unpaid orders + kept
-    used = NumberAttribute(default=0)  # kept: delivered, or refunded after payment
+    used = NumberAttribute(default=0)  # kept: by delivered orders
     batch_id = UnicodeAttribute(null=True)  # generated together (`count`)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()

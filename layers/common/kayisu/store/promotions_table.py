@@ -9,7 +9,7 @@ from pynamodb.models import Model
 from kayisu.config import get_settings
 
 # An order's `coupon_use` and `sale_use`: held by it (unpaid or not yet delivered), given back
-# (it expired or was withdrawn), or kept (delivered, or refunded after payment).
+# (it expired or was withdrawn), or kept (delivered). A refund leaves it where it is.
 HELD, RETURNED, KEPT = "held", "returned", "kept"
 
 

@@ -9,7 +9,7 @@ beside it (`SALE#<id>` / `BUYER#<digest>`). Units move only inside the order's t
   within `max_per_email`);
 - the order expiring or being withdrawn gives them back;
 - a late payment (the order had expired and given them back) takes them again when the order
-  is kept (delivered or refunded), unconditionally: the money is in.
+  is delivered, unconditionally: the money is in. A refund leaves them where they are.
 `order.sale_use` (`held`, `returned`, `kept`) says where its units are.
 """
 

@@ -189,7 +189,7 @@ def release_limits(t: Transaction, order: OrderItem) -> list[Action]:
 
 def release_coupon(t: Transaction, order: OrderItem, kept: bool) -> list[Action]:
     """The order stops holding its coupon's use: given back (`kept` false: it expired or was
-    withdrawn, never paid) or kept (delivered, or refunded after payment). Once: the caller's
+    withdrawn, never paid) or kept (delivered; a refund leaves it as it is). Once: the caller's
     transaction is conditioned on the order's state, and `coupon_use` changes with it. A late
     payment's order gave its use back when it expired and takes it again when kept."""
     if order.coupon_id is None or order.coupon_use == KEPT:
@@ -206,7 +206,7 @@ def release_coupon(t: Transaction, order: OrderItem, kept: bool) -> list[Action]
 
 def release_sale(t: Transaction, order: OrderItem, kept: bool) -> list[Action]:
     """As release_coupon, for the flash-sale units the order took: given back when it expires
-    or is withdrawn, kept when delivered or refunded after payment (a late payment's units,
+    or is withdrawn, kept when delivered (a late payment's units,
     given back at expiry, are taken again then)."""
     if order.sale_id is None or order.sale_use == KEPT:
         return []

@@ -242,8 +242,9 @@ def refund(
         OrderItem.gsi2sk.remove(),
     ]
     actions += release_limits(t, order)
-    actions += release_coupon(t, order, kept=True)  # paid: the use is kept
-    actions += release_sale(t, order, kept=True)
+    # A refund leaves a coupon's use and a flash sale's units where they are: held by an order
+    # paid in time (it counts against max_uses; `used` counts delivered orders), given back by
+    # one paid late. So refunds, of every path, write only the orders, cards and catalog tables.
     t.update("order", OrderItem(order.pk, ORDER_SK), actions=actions, condition=OrderItem.status == before)
     try:
         t.commit()
