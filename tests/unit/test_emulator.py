@@ -172,3 +172,85 @@ def test_a_cancelled_transaction_changes_nothing(serialised_url: str) -> None:
         ]
     )
     assert ddb.get_item(TableName=table, Key={"pk": {"S": "counter"}})["Item"]["n"] == {"N": "6"}
+
+
+QUERIES: list[dict[str, Any]] = [
+    {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "P#2"}}},
+    {
+        "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
+        "ExpressionAttributeValues": {":p": {"S": "P#1"}, ":s": {"S": "S#1"}},
+        "ScanIndexForward": False,
+    },
+    {
+        "KeyConditionExpression": "pk = :p AND sk BETWEEN :a AND :b",
+        "ExpressionAttributeValues": {":p": {"S": "P#3"}, ":a": {"S": "S#05"}, ":b": {"S": "S#20"}},
+        "Limit": 4,
+    },
+    {
+        "KeyConditionExpression": "pk = :p AND sk > :a",
+        "FilterExpression": "n > :n",
+        "ExpressionAttributeValues": {":p": {"S": "P#0"}, ":a": {"S": "S#03"}, ":n": {"N": "10"}},
+        "Limit": 5,
+        "ScanIndexForward": False,
+        "ProjectionExpression": "pk, sk, n",
+    },
+    {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "NONE"}}},
+    {
+        "IndexName": "ByG",
+        "KeyConditionExpression": "g = :g",
+        "ExpressionAttributeValues": {":g": {"S": "G#1"}},
+        "Limit": 6,
+        "ScanIndexForward": False,
+    },
+]
+
+
+def _every_page(ddb: Any, table: str, query: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    pages, start = [], None
+    while True:
+        page = ddb.query(TableName=table, **query, **({"ExclusiveStartKey": start} if start else {}))
+        pages.append(page["Items"])
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return pages
+
+
+def test_a_query_of_one_partition_answers_as_plain_moto_does(
+    plain_moto_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import local.emulator as emulator
+
+    ddb = boto3.client(
+        "dynamodb",
+        region_name="us-east-1",
+        endpoint_url=plain_moto_url,
+        aws_access_key_id="t",
+        aws_secret_access_key="t",
+    )
+    table = f"query{time.monotonic_ns()}"
+    keys = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
+    ddb.create_table(
+        TableName=table,
+        KeySchema=keys,
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "g")],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "ByG",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for p in range(5):
+        for s in range(25):
+            item = {"pk": {"S": f"P#{p}"}, "sk": {"S": f"S#{s:02d}"}, "n": {"N": str((s * 7 + p) % 23)}}
+            if s % 3 == 0:
+                item["g"] = {"S": f"G#{s % 2}"}
+            ddb.put_item(TableName=table, Item=item)
+    ours = [_every_page(ddb, table, q) for q in QUERIES]
+    monkeypatch.setattr(Table, "query", emulator._original_query)  # moto's own Query
+    plain = [_every_page(ddb, table, q) for q in QUERIES]
+    assert ours == plain
+    assert [sum(len(p) for p in pages) for pages in ours][:3] == [25, 10, 16]
+    assert len(ours[2]) == 5, "pages of 4"
