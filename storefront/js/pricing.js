@@ -83,13 +83,15 @@ export function priceSummary({ product, quantity, signal, initialCoupon = '' }) 
   const input = h('input', { id: 'coupon', name: 'coupon', autocomplete: 'off', maxlength: 64, value: initialCoupon, 'aria-describedby': 'coupon-error' });
   const apply = h('button', { type: 'button', class: 'button secondary' }, t('coupon.apply'));
 
-  async function price(code) {
+  // `keepMessage`: the price that applies again after a refused coupon, whose words stay shown.
+  async function price(code, keepMessage = false) {
     const body = { sku: product.sku, quantity };
     if (code) body.coupon = code;
     try {
       const quote = await call('POST', '/v1/quotes', { body, signal });
       applied = code;
       replace(steps, breakdown(quote));
+      if (keepMessage) return true;
       message.hidden = !code;
       message.className = code ? 'hint' : 'field-error';
       message.textContent = code ? t('coupon.applied', { code }) : '';
@@ -112,7 +114,7 @@ export function priceSummary({ product, quantity, signal, initialCoupon = '' }) 
 
   apply.addEventListener('click', async () => {
     const code = input.value.trim();
-    if (!(await price(code)) && code) await price(applied); // keep showing the price that applies
+    if (!(await price(code)) && code) await price(applied, true); // the price that applies, the refusal still said
   });
   price(initialCoupon.trim());
   const element = h(
