@@ -55,7 +55,7 @@ integration: $(VENV)/.installed
 	$(PY) -m pytest tests/integration
 
 test: lint typecheck validate build browser-deps $(VENV)/.installed
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=25
 
 build: $(SAM_VENV)/.installed
 	$(SAM) build
