@@ -73,6 +73,9 @@ Press Ctrl-C to stop.""",
     with contextlib.suppress(KeyboardInterrupt):
         stopped.wait()
     print("Stopping...", flush=True)
+    # A repeated Ctrl-C while stopping is ignored: the interpreter restores the default handler
+    # as it finalizes, and a second press there would kill us mid-exit (exit -2). Ctrl-\ still works.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     stack.stop()
     lingering = [t.name for t in threading.enumerate() if not t.daemon and t is not threading.main_thread()]
     if lingering:
