@@ -2,21 +2,19 @@
 
 The local stack's emulator (local.emulator: moto's server, one request at a time) with the
 stack's resources (local.provision, from template.yaml), and nothing else: no functions, no
-gateway, no schedules. Three things differ from `make run`, all for the benchmark's wall time
+gateway, no schedules. Its Query reads one partition, as the local stack's does
+(local/queries.py: an export makes ~130 index queries of a table of 210,000 items, which plain
+moto would each read whole). Two things differ from `make run`, all for the benchmark's wall time
 only, and none touches what the exporting process does, receives or holds:
 
 - The day's orders are written straight into moto's table in this process, as the money path
   writes them (the same items), instead of through 8,000+ BatchWriteItem requests over HTTP.
-- moto answers a Query on a global secondary index by sorting and reading the whole table, for
-  every page: 100,000 orders are 210,000 items, and an export makes ~130 such queries. Here a
-  query reads only the items of its own index partition (an index by partition key, rebuilt
-  after any write); moto's own code still sorts, pages and projects them, so the answers are
-  the same.
 - Responses' plain string and number attribute values are serialised as they are, not through
   moto's generic walk of the AttributeValue shape: the same JSON, and less than half the
   emulator's time for an export (53 s to 22 s at 10,000 orders).
 
-BENCH_PLAIN_MOTO=1 (--plain) turns the last two off, to compare: the same bytes are exported.
+BENCH_PLAIN_MOTO=1 (--plain) runs moto as it comes (whole-table queries, its own serialiser),
+to compare: the same bytes are exported.
 
 Usage: python -m bench.reports_emulator STATE_FILE [--plain]
 Writes STATE_FILE (like the local stack's local.json: endpoint, region, resources, the
@@ -26,7 +24,6 @@ functions' environment), then answers JSON commands on stdin, one per line, on s
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import os
@@ -41,8 +38,8 @@ from typing import Any, TextIO
 
 import moto.dynamodb.models as dynamodb_models
 from moto.core.serialize import JSONSerializer
-from moto.dynamodb.models.table import Table
 
+from local import queries
 from local.emulator import Emulator  # also installs the local stack's own patches of moto
 from local.functions import global_environment
 from local.provision import Provisioner
@@ -51,68 +48,7 @@ from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# -- an index by partition key for moto's queries on global secondary indexes
-
-PartitionKey = tuple[str, Any]  # (DynamoDB type, value) of an index partition key
-
-
-class _Partitions:
-    """Per table and index: its items by index partition key, in moto's own table order.
-    Dropped on every write to any table (a write may move an item between partitions)."""
-
-    def __init__(self) -> None:
-        self.generation = 0
-        self._built: dict[tuple[int, str], tuple[int, Table, dict[PartitionKey, list[Any]]]] = {}
-
-    def written(self) -> None:
-        self.generation += 1
-
-    def items(self, table: Table, index: str, attribute: str, key: PartitionKey) -> list[Any]:
-        built = self._built.get((id(table), index))
-        if built is None or built[0] != self.generation or built[1] is not table:
-            by_key: dict[PartitionKey, list[Any]] = {}
-            for item in table.all_items():  # sorted by table key, as moto iterates them
-                value = item.attrs.get(attribute)
-                if value is not None:
-                    by_key.setdefault((value.type, value.value), []).append(item)
-            built = (self.generation, table, by_key)
-            self._built[(id(table), index)] = built
-        return built[2].get(key, [])
-
-
-_PARTITIONS = _Partitions()
-_ORIGINAL_QUERY: Callable[..., Any] = Table.query
-_QUERY_SIGNATURE = inspect.signature(Table.query)
-
-
-def _indexed_query(table: Table, *args: Any, **kwargs: Any) -> Any:
-    call = _QUERY_SIGNATURE.bind(table, *args, **kwargs)
-    index_name = call.arguments.get("index_name")
-    conditions = call.arguments.get("hash_key_conditions") or []
-    index = next((i for i in table.all_indexes() if i.name == index_name), None) if index_name else None
-    hash_keys = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"] if index else []
-    if len(hash_keys) != 1 or len(conditions) != 1 or conditions[0][0] != hash_keys[0]:
-        return _ORIGINAL_QUERY(table, *args, **kwargs)
-    value = conditions[0][1]
-    candidates = _PARTITIONS.items(table, str(index_name), hash_keys[0], (value.type, value.value))
-    # moto's query filters `all_items()`: for this call, that is the partition's items only.
-    # Requests reach moto one at a time (local.emulator.Serialised), so nothing else sees this.
-    table.all_items = lambda: candidates  # type: ignore[method-assign]
-    try:
-        return _ORIGINAL_QUERY(table, *args, **kwargs)
-    finally:
-        del table.all_items
-
-
-def _invalidating(original: Callable[..., Any]) -> Callable[..., Any]:
-    def write(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return original(*args, **kwargs)
-        finally:
-            _PARTITIONS.written()
-
-    return write
-
+# -- plain attribute values serialised directly
 
 _ORIGINAL_STRUCTURE: Callable[..., None] = JSONSerializer._serialize_type_structure
 _SCALARS, _SETS = ("S", "N"), ("SS", "NS")
@@ -134,17 +70,10 @@ def _serialize_structure(serializer: Any, serialized: Any, value: Any, shape: An
     _ORIGINAL_STRUCTURE(serializer, serialized, value, shape, key)
 
 
-def index_gsi_queries() -> None:
-    """Makes this process's moto read one index partition per GSI query, not the table, and
-    serialize plain attribute values directly (see _serialize_structure)."""
-    backend = dynamodb_models.DynamoDBBackend
-    setattr(Table, "put_item", _invalidating(Table.put_item))  # noqa: B010 - patching moto
-    setattr(Table, "delete_item", _invalidating(Table.delete_item))  # noqa: B010
-    # These two change items in place (an update may set or move an index key).
-    setattr(backend, "update_item", _invalidating(backend.update_item))  # noqa: B010
-    setattr(backend, "transact_write_items", _invalidating(backend.transact_write_items))  # noqa: B010
-    setattr(Table, "query", _indexed_query)  # noqa: B010
-    setattr(JSONSerializer, "_serialize_type_structure", _serialize_structure)  # noqa: B010
+def serialise_plain_values() -> None:
+    """Makes this process's moto serialise plain attribute values directly (see
+    _serialize_structure)."""
+    setattr(JSONSerializer, "_serialize_type_structure", _serialize_structure)  # noqa: B010 - patching moto
 
 
 # -- the day's orders
@@ -269,8 +198,10 @@ def main() -> None:
     os.dup2(2, 1)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # not a line per request
-    if not plain:
-        index_gsi_queries()
+    if plain:
+        queries.uninstall()
+    else:
+        serialise_plain_values()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     os.environ.update(

@@ -25,6 +25,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from moto.sqs.models import Queue
 from werkzeug.serving import ThreadedWSGIServer, make_server
 
+from local import queries
 from local.capacity import METER
 
 StartResponse = Callable[..., Any]
@@ -166,32 +167,10 @@ def _get_records_once(iterator: ShardIterator, limit: int = 1000) -> dict[str, A
     return answer
 
 
-_original_query = Table.query
-INDEX_NAME_ARG = 6  # Table.query(hash_key, range_comparison, range_objs, limit, exclusive_start_key,
-# scan_index_forward, projection_expressions, index_name, ...)
-
-
-def _query_one_partition(table: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
-    """moto reads and sorts the whole table for every Query, of the table's own partitions too:
-    on a test session's orders table that is thousands of items per Query, and it made the
-    local stack the suite's bottleneck. A Query of the table itself now reads its partition
-    only (moto then sorts it by range key, filters and pages it as before: the answer is the
-    same, tests/unit/test_emulator.py); a Query of an index keeps moto's way."""
-    index_name = args[INDEX_NAME_ARG] if len(args) > INDEX_NAME_ARG else kwargs.get("index_name")
-    if index_name is not None or hash_key is None or not table.range_key_attr:
-        return _original_query(table, hash_key, *args, **kwargs)
-    partition = list(table.items.get(hash_key, {}).values())
-    table.all_items = lambda: partition  # type: ignore[method-assign]
-    try:
-        return _original_query(table, hash_key, *args, **kwargs)
-    finally:
-        del table.all_items
-
-
 setattr(dynamodb_models, "copy", _CopyTablesByReference)  # noqa: B010
-setattr(Table, "query", _query_one_partition)  # noqa: B010
 setattr(dynamodb_models.DynamoDBBackend, "transact_write_items", _transact_write_items)  # noqa: B010
 setattr(ShardIterator, "get", _get_records_once)  # noqa: B010
+queries.install()
 
 
 class Emulator:
