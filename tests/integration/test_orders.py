@@ -139,6 +139,19 @@ def test_pending_orders_are_capped_per_source_ip(public: Api, operator: Api, new
     assert order(public, new_sku, 1).status_code == 201  # another network is not affected
 
 
+def test_an_ipv6_slash_64_is_one_network_for_the_pending_order_cap(public: Api, operator: Api, new_sku: str) -> None:
+    # One subscriber's /64 has 2^64 addresses to pick from: a new address per order must not
+    # be a new network (kayisu.buyers.identity.network_identity).
+    stocked_product(operator, new_sku, new_codes(22))
+    prefix = f"2001:db8:{time.monotonic_ns() % 65536:x}:7"
+    codes = [order(public, new_sku, 1, ip=f"{prefix}::{n + 1:x}").status_code for n in range(20)]
+    assert codes == [201] * 20
+    over = order(public, new_sku, 1, ip=f"{prefix}:ffff:ffff:ffff:ffff")
+    assert (over.status_code, over.json()["code"]) == (429, "RATE_LIMITED")
+    assert stock(operator, new_sku)["reserved"] == 20
+    assert order(public, new_sku, 1, ip=f"{prefix[:-1]}8::1").status_code == 201  # the next /64
+
+
 def pending_units(stack: dict[str, Any], ip: str, sku: str) -> int:
     """The pending-units counter of one network and one product (CONTRACT §1 limits)."""
     key = "LIMIT#IPSKU#" + hashlib.sha256(f"{ip}|{sku}".encode()).hexdigest()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from kayisu.buyers.identity import email_identity
+from kayisu.buyers.identity import email_identity, network_identity
 
 
 @pytest.mark.parametrize(
@@ -36,3 +36,18 @@ def test_different_mailboxes_stay_apart() -> None:
 
 def test_an_address_that_is_only_a_tag_keeps_its_local_part() -> None:
     assert email_identity("+tag@example.com") == "+tag@example.com"
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["2001:db8:1:2::1", "2001:DB8:1:2:ffff:ffff:ffff:ffff", "2001:0db8:0001:0002:1234:5678:9abc:def0"],
+)
+def test_every_address_of_one_ipv6_slash_64_is_one_network(address: str) -> None:
+    assert network_identity(address) == "2001:db8:1:2::/64"
+
+
+def test_networks_stay_apart() -> None:
+    assert network_identity("2001:db8:1:3::1") != network_identity("2001:db8:1:2::1")  # the next /64
+    assert network_identity("192.0.2.1") != network_identity("192.0.2.2")  # IPv4: each address its own
+    assert network_identity("::ffff:192.0.2.1") == network_identity("192.0.2.1") == "192.0.2.1"
+    assert network_identity("not an address") == "not an address"

@@ -20,7 +20,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from kayisu.alerts.stock import crossed, report_crossing, seen_above
-from kayisu.buyers.identity import email_identity
+from kayisu.buyers.identity import email_identity, network_identity
 from kayisu.catalog.service import unknown_sku
 from kayisu.clock import now
 from kayisu.config import get_settings
@@ -170,9 +170,10 @@ def place(
         # Made here only when it costs no call to the provider (the sandbox, Alipay's signed
         # URL); otherwise once the order holds its stock and limits (_pay_for).
         instructions = None if gateway.remote_create else _create_payment(gateway, request)
+        network = network_identity(source_ip)
         limits = {
             store.limit_key("EMAIL", buyer): settings.max_pending_orders_per_email,
-            store.limit_key("IP", source_ip): settings.max_pending_orders_per_ip,
+            store.limit_key("IP", network): settings.max_pending_orders_per_ip,
         }
         item = store.new_order(
             order_id,
@@ -190,7 +191,7 @@ def place(
             currency=product.currency,
             unit_cost=int(product.cost) if product.cost is not None else None,
             limit_keys=list(limits),
-            units_limit_key=store.limit_key("IPSKU", f"{source_ip}|{data.sku}"),
+            units_limit_key=store.limit_key("IPSKU", f"{network}|{data.sku}"),
             holds_limit=True,
             token_hashes={hashed},
             request_digest=digest,
