@@ -260,6 +260,7 @@ def _user_pool_client(p: Provisioner, lid: str, props: dict[str, Any]) -> None:
         "PreventUserExistenceErrors",
         "AccessTokenValidity",
         "IdTokenValidity",
+        "RefreshTokenValidity",
         "TokenValidityUnits",
     ):
         if key in props:

@@ -1,6 +1,6 @@
 // The admin API (CONTRACT §4) with the signed-in user's token; problems as ApiError with the
 // problem's title and detail. A 401 ends the session: the app sends the user to sign in.
-import { current, signOut } from './auth.js';
+import { fresh, signOut } from './auth.js';
 import { config } from './config.js';
 
 export class ApiError extends Error {
@@ -25,7 +25,7 @@ export function query(params) {
 }
 
 export async function call(method, path, { body, signal } = {}) {
-  const session = current();
+  const session = await fresh();
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (session) headers.Authorization = `Bearer ${session.token}`;

@@ -3,7 +3,7 @@
 //         /console/orders  /console/orders/{id}  /console/coupons  /console/promotions
 //         /console/partners  /console/webhooks  /console/webhooks/{id}  /console/reports
 //         /console/signin
-import { SignInError, current, expired, isFinance, isOperator, signIn, signOut } from './auth.js';
+import { SignInError, current, expired, fresh, isFinance, isOperator, signIn, signOut } from './auth.js';
 import { dashboard } from './dashboard.js';
 import { h, replace } from './dom.js';
 import { initLang, otherLang, setLang, t } from './i18n.js';
@@ -102,6 +102,14 @@ function render(moveFocus = false) {
   view = new AbortController();
   let session = current();
   if (session && expired(session)) {
+    if (session.refresh) {
+      // Renewed, the page draws as if nothing happened; refused, it is the sign-in page.
+      fresh().then((renewed) => {
+        if (!renewed) signInMessage = { key: 'signin.expired', kind: 'warn' };
+        render(moveFocus);
+      });
+      return;
+    }
     signOut();
     session = null;
     signInMessage = { key: 'signin.expired', kind: 'warn' };

@@ -1,5 +1,8 @@
 // Signing in against the Cognito user pool (USER_PASSWORD_AUTH, the same call locally and on
-// AWS), and the session: the ID token in sessionStorage (this tab only, gone when it closes).
+// AWS), and the session: the ID token and the refresh token in sessionStorage (this tab only,
+// gone when it closes). An ID token lives an hour (template.yaml); before it runs out the
+// session is renewed with the refresh token (REFRESH_TOKEN_AUTH), so that a dashboard left open
+// keeps working, and only a refused renewal sends the user to sign in again.
 import { config } from './config.js';
 
 const KEY = 'kayisu.console.session';
@@ -50,7 +53,7 @@ export function signOut() {
   }
 }
 
-export async function signIn(email, password) {
+async function initiateAuth(flow, parameters) {
   const { clientId, cognitoEndpoint } = await config();
   if (!clientId || !cognitoEndpoint) throw new SignInError('config');
   let response;
@@ -61,11 +64,7 @@ export async function signIn(email, password) {
         'Content-Type': 'application/x-amz-json-1.1',
         'X-Amz-Target': 'AWSCognitoIdentityProviderService.InitiateAuth',
       },
-      body: JSON.stringify({
-        AuthFlow: 'USER_PASSWORD_AUTH',
-        ClientId: clientId,
-        AuthParameters: { USERNAME: email, PASSWORD: password },
-      }),
+      body: JSON.stringify({ AuthFlow: flow, ClientId: clientId, AuthParameters: parameters }),
       cache: 'no-store',
       credentials: 'omit',
       referrerPolicy: 'no-referrer',
@@ -84,17 +83,55 @@ export async function signIn(email, password) {
     if (type === 'NotAuthorizedException' || type === 'UserNotFoundException') throw new SignInError('bad');
     throw new SignInError('other', data.message || type || String(response.status));
   }
-  const token = data.AuthenticationResult?.IdToken;
-  if (!token) throw new SignInError('challenge', data.ChallengeName || '');
+  return data;
+}
+
+function keep(result, email, refresh) {
+  const token = result?.IdToken;
+  if (!token) return null;
   const claims = decode(token);
   const session = {
     token,
+    refresh: result.RefreshToken || refresh || '', // a renewal answers without a new one
     email: String(claims.email || email),
     groups: groupsOf(claims),
-    expires_at: Number(claims.exp) || Date.now() / 1000 + Number(data.AuthenticationResult.ExpiresIn || 3600),
+    expires_at: Number(claims.exp) || Date.now() / 1000 + Number(result.ExpiresIn || 3600),
   };
   sessionStorage.setItem(KEY, JSON.stringify(session));
   return session;
+}
+
+export async function signIn(email, password) {
+  const data = await initiateAuth('USER_PASSWORD_AUTH', { USERNAME: email, PASSWORD: password });
+  const session = keep(data.AuthenticationResult, email, '');
+  if (!session) throw new SignInError('challenge', data.ChallengeName || '');
+  return session;
+}
+
+let renewing = null; // one renewal at a time, whoever asks (the page's calls run together)
+
+// The session with a token that is still good: as it is, renewed, or null (signed out) when
+// there is none or the renewal was refused or failed.
+export async function fresh() {
+  const session = current();
+  if (!session || !expired(session)) return session;
+  if (!session.refresh) {
+    signOut();
+    return null;
+  }
+  if (!renewing) {
+    renewing = initiateAuth('REFRESH_TOKEN_AUTH', { REFRESH_TOKEN: session.refresh })
+      .then((data) => keep(data.AuthenticationResult, session.email, session.refresh))
+      .catch(() => null)
+      .then((renewed) => {
+        if (!renewed) signOut();
+        return renewed;
+      })
+      .finally(() => {
+        renewing = null;
+      });
+  }
+  return renewing;
 }
 
 // What the page offers; the API checks the group on every call whatever the page shows.

@@ -196,6 +196,39 @@ def test_finance_sees_only_what_finance_may_do_and_a_direct_403_reads_as_words(
     screenshot(page, "console-09-reports-zh")
 
 
+def test_an_hour_old_session_is_renewed_with_its_refresh_token_and_a_refused_one_signs_out(
+    desk: Callable[..., Shopper], stack: dict[str, Any]
+) -> None:
+    page = desk().page()
+    sign_in(page, "operator", "/console/orders")
+    expect(page.get_by_role("heading", level=1, name="Orders")).to_be_visible()
+    # The ID token's hour is up (as the page sees it): the next page renews it, unseen.
+    outdate = """(refresh) => {
+        const key = 'kayisu.console.session';
+        const session = JSON.parse(sessionStorage.getItem(key));
+        session.expires_at = Date.now() / 1000 - 60;
+        if (refresh !== null) session.refresh = refresh;
+        sessionStorage.setItem(key, JSON.stringify(session));
+        return session;
+    }"""
+    before = page.evaluate(outdate, None)
+    assert before["refresh"], "the session keeps its refresh token"
+    page.get_by_role("link", name="Stock").click()
+    expect(page.get_by_role("heading", level=1, name="Stock")).to_be_visible()
+    expect(page.locator("tbody tr").first).to_be_visible()  # the API took the renewed token
+    renewed = page.evaluate("JSON.parse(sessionStorage.getItem('kayisu.console.session'))")
+    assert renewed["expires_at"] > time.time() + 600
+    assert renewed["refresh"] == before["refresh"]
+    assert renewed["email"] == "operator@example.com"
+
+    # A refresh token Cognito refuses (revoked, or past its 30 days): sign in again.
+    page.evaluate(outdate, "not-a-refresh-token")
+    page.get_by_role("link", name="Orders").click()
+    expect(page.get_by_role("heading", level=1, name="Sign in to the console")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="Your session has expired")).to_be_visible()
+    assert page.evaluate("sessionStorage.getItem('kayisu.console.session')") is None
+
+
 def test_an_expired_session_and_signing_out_lead_back_to_sign_in(
     desk: Callable[..., Shopper], stack: dict[str, Any]
 ) -> None:
