@@ -36,8 +36,8 @@ from kayisu.orders.views import summary_fields
 from kayisu.payments.provider import PaymentInstructions, PaymentProvider, PaymentRequest, ProviderError
 from kayisu.payments.registry import enabled_methods, provider
 from kayisu.pricing.schemas import stored
-from kayisu.pricing.service import Priced, flash_sale_sold_out, price
-from kayisu.store import catalog as catalog_store
+from kayisu.pricing.service import Priced, flash_sale_sold_out, price, running_sales
+from kayisu.store import checkout_read
 from kayisu.store import coupons as coupons_store
 from kayisu.store import orders as store
 from kayisu.store import sales as sales_store
@@ -123,7 +123,10 @@ def place(
     order_id = _order_id(idempotency_key)
     digest = _request_digest(data) if idempotency_key else None
     for _attempt in range(1, PLACE_ATTEMPTS + 1):
-        entry = catalog_store.load_shards(data.sku)
+        at = now()
+        # The product and its shards, the coupon and the running sale's counters: one request.
+        read = checkout_read.read(data.sku, data.coupon, running_sales(data.sku, at))
+        entry = read.entry
         if entry is None or entry.product.status != "active":
             raise unknown_sku(data.sku)
         product = entry.product
@@ -131,7 +134,6 @@ def place(
         if before > threshold:
             seen_above(data.sku, entry.alert_disarmed_after)  # restocked since the alert fired: arm it again
         reservation = choose_shards(entry.shards, data.quantity)
-        at = now()
         expires = at + timedelta(minutes=settings.order_ttl_minutes)
         # Limits compare one buyer however the address is spelled; the order keeps it as typed.
         buyer = email_identity(data.email)
@@ -149,7 +151,7 @@ def place(
         try:
             # The order's amount is its quote (CONTRACT §8); the coupon's use and the sale's
             # units are taken in the order's transaction.
-            priced = price(product, data.quantity, data.coupon, at=at)
+            priced = price(product, data.quantity, data.coupon, at=at, known=read.known)
             sale = _sale_take(priced, data.quantity, buyer)
         except Problem:
             repeat = _repeat(order_id, digest, gateway, request) if idempotency_key else None

@@ -18,6 +18,7 @@ from kayisu.store import coupons as coupons_store
 from kayisu.store import promotions as promotions_store
 from kayisu.store import sales as sales_store
 from kayisu.store.catalog import ProductItem
+from kayisu.store.checkout_read import Known
 from kayisu.store.promotions import PromotionItem
 
 
@@ -30,16 +31,22 @@ class Priced:
 
 
 def price(
-    product: ProductItem, quantity: int, coupon: str | None = None, email: str | None = None, at: datetime | None = None
+    product: ProductItem,
+    quantity: int,
+    coupon: str | None = None,
+    email: str | None = None,
+    at: datetime | None = None,
+    known: Known | None = None,
 ) -> Priced:
     """The quote of `quantity` of `product` now, with the promotions running and `coupon`.
     With `email`, a buyer who has had their uses of the coupon is told so (checkout leaves
-    that to its transaction, which must check it anyway)."""
+    that to its transaction, which must check it anyway). `known`: the coupon and the running
+    sales' counters, already read with the product (checkout); otherwise read here."""
     if quantity > int(product.max_per_order):
         raise validation_error([FieldError("quantity", f"at most {int(product.max_per_order)} per order")])
     item, terms = None, None
     if coupon is not None:
-        item = coupons_store.load_by_code(coupon)
+        item = known.coupon if known is not None else coupons_store.load_by_code(coupon)
         if item is None:
             raise rules.coupon_invalid(rules.Reason.UNKNOWN)
         taken = None
@@ -66,7 +73,9 @@ def price(
     sale = promotion_rules.sale_of(definitions, on_sale.id) if on_sale is not None else None
     if sale is None:
         return Priced(best, item)
-    left = sales_store.left(str(sale.promotion_id), sale_shards(sale))
+    left = known.sales_left.get(str(sale.promotion_id)) if known is not None else None
+    if left is None:
+        left = sales_store.left(str(sale.promotion_id), sale_shards(sale))
     if sum(left.values()) < quantity:
         raise flash_sale_sold_out()
     return Priced(best, item, sale, left)
@@ -74,6 +83,13 @@ def price(
 
 def sale_shards(sale: PromotionItem) -> int:
     return int(sale.terms["shards"])
+
+
+def running_sales(sku: str, at: datetime) -> list[tuple[str, int]]:
+    """(id, shard count) of the flash sales running for `sku`: checkout reads their counters
+    with the product."""
+    running = promotion_rules.running(promotions_store.definitions(), at, sku)
+    return [(str(p.promotion_id), sale_shards(p)) for p in running if p.promotion_kind == promotion_rules.FLASH_SALE]
 
 
 def flash_sale_sold_out() -> Problem:

@@ -15,7 +15,7 @@ and every shard. See docs/architecture.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,7 +107,7 @@ def shard_item(sku: str, shard: int) -> StockShardItem:
     return StockShardItem(shard_pk(sku, shard), SHARD_SK)
 
 
-def _product_keys(sku: str) -> list[tuple[str, str]]:
+def product_keys(sku: str) -> list[tuple[str, str]]:
     """The keys of a product's items: the product, its alert, and every stock shard (the
     template's StockShards: lowering it would hide the stock of the shards above)."""
     shards = [(shard_pk(sku, n), SHARD_SK) for n in range(get_settings().stock_shards)]
@@ -116,7 +116,7 @@ def _product_keys(sku: str) -> list[tuple[str, str]]:
 
 def _product_items(sku: str) -> Iterator[CatalogItem]:
     """One strongly consistent BatchGetItem (PynamoDB asks again for any unprocessed keys)."""
-    yield from CatalogItem.batch_get(_product_keys(sku), consistent_read=True)
+    yield from CatalogItem.batch_get(product_keys(sku), consistent_read=True)
 
 
 @dataclass(frozen=True)
@@ -212,10 +212,16 @@ class ProductWithShards:
 def load_shards(sku: str) -> ProductWithShards | None:
     """The product, what each of its stock shards has available and its alert's state (one
     BatchGetItem)."""
+    return shards_of(_product_items(sku))
+
+
+def shards_of(items: Iterable[CatalogItem]) -> ProductWithShards | None:
+    """A product with its shards from its items (those of `product_keys`, which checkout reads
+    in one BatchGetItem with the promotions it needs: kayisu.store.checkout_read)."""
     product: ProductItem | None = None
     shards: dict[int, int] = {}
     disarmed_after: int | None = None
-    for item in _product_items(sku):
+    for item in items:
         if isinstance(item, ProductItem):
             product = item
         elif isinstance(item, StockShardItem):

@@ -23,12 +23,12 @@ from botocore.exceptions import ClientError
 from kayisu.aws import client
 from kayisu.config import get_settings
 from kayisu.dashboard.counters import Counts
+from kayisu.store.batch import batch_get
 from kayisu.store.txn import MAX_ATTEMPTS, back_off
 
 COUNTS_SK = "COUNTS"
 MARK_SK = "MARK"
 TRANSACTION_ITEMS = 100  # DynamoDB's most items in one TransactWriteItems
-BATCH_GET = 100  # ... and keys in one BatchGetItem
 MAX_ATTRIBUTES = 250  # per counter update: its ADD expression stays well under DynamoDB's 4 KB
 _CONTENTION = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
 
@@ -69,19 +69,9 @@ def _counts_key(key: str) -> dict[str, Any]:
 
 
 def _batch_get(keys: list[dict[str, Any]], consistent: bool) -> Iterator[dict[str, Any]]:
-    """Every item of `keys` that exists, 100 keys per BatchGetItem (unprocessed keys again)."""
-    db, table = client("dynamodb"), _table()
-    for start in range(0, len(keys), BATCH_GET):
-        request: dict[str, Any] = {table: {"Keys": keys[start : start + BATCH_GET], "ConsistentRead": consistent}}
-        for attempt in range(1, MAX_ATTEMPTS + 2):
-            answer = db.batch_get_item(RequestItems=request)
-            yield from answer.get("Responses", {}).get(table, [])
-            request = answer.get("UnprocessedKeys") or {}
-            if not request:
-                break
-            if attempt > MAX_ATTEMPTS:
-                raise RuntimeError("DynamoDB left keys unprocessed too many times")
-            back_off(attempt)
+    """Every item of `keys` that exists."""
+    table = _table()
+    yield from batch_get({table: keys}, consistent)[table]
 
 
 def load_marks(groups: Iterable[str]) -> dict[str, Mark]:

@@ -15,6 +15,8 @@ beside it (`SALE#<id>` / `BUYER#<digest>`). Units move only inside the order's t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from pynamodb.attributes import NumberAttribute
 
 from kayisu.store.coupons import buyer_sk
@@ -62,13 +64,24 @@ def create_shards(promotion_id: str, quantity: int, shards: int) -> int:
     return len(parts)
 
 
+def shard_keys(promotion_id: str, shards: int) -> list[tuple[str, str]]:
+    return [(shard_pk(promotion_id, n), SALE_SK) for n in range(shards)]
+
+
 def left(promotion_id: str, shards: int) -> dict[int, int]:
     """Each shard's units left, with one strongly consistent BatchGetItem (a guide for where to
     take them: the order's transaction checks)."""
-    keys = [(shard_pk(promotion_id, n), SALE_SK) for n in range(shards)]
+    items = SaleShardItem.batch_get(shard_keys(promotion_id, shards), consistent_read=True)
+    return left_of(promotion_id, shards, items)
+
+
+def left_of(promotion_id: str, shards: int, items: Iterable[object]) -> dict[int, int]:
+    """Each shard's units left, from whatever items were read (those of `shard_keys` count)."""
     out = dict.fromkeys(range(shards), 0)
-    for item in SaleShardItem.batch_get(keys, consistent_read=True):
-        out[int(str(item.pk).rsplit("#", 1)[1])] = int(item.left)
+    prefix = shard_pk(promotion_id, 0)[:-1]
+    for item in items:
+        if isinstance(item, SaleShardItem) and str(item.pk).startswith(prefix):
+            out[int(str(item.pk).removeprefix(prefix))] = int(item.left)
     return out
 
 
