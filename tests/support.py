@@ -205,3 +205,9 @@ def stock_shards(ddb: Any, table: str, sku: str) -> dict[int, dict[str, Any]]:
             found[keys[item["pk"]["S"]]] = item
         request = answer.get("UnprocessedKeys") or {}
     return found
+
+
+def scan_items(ddb: Any, **scan: Any) -> list[dict[str, Any]]:
+    """Every item a Scan finds, all pages: a page stops at 1 MB of the items *read* (before the
+    filter), so on a session's grown table one page of a filtered Scan can miss what it seeks."""
+    return [item for page in ddb.get_paginator("scan").paginate(**scan) for item in page["Items"]]

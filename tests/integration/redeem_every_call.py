@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any, TextIO
 
 from tests.integration.orders_every_call import Chaos, Injected
-from tests.support import become_a_function
+from tests.support import become_a_function, scan_items
 
 CODES = 20
 
@@ -81,18 +81,20 @@ def main() -> None:
     def observe(code: str) -> dict[str, Any]:
         digest = code_digester().digest(code)
         card = ddb.get_item(TableName=tables["CardsTable"], Key={"pk": {"S": f"CARD#{digest}"}, "sk": {"S": "CARD"}})
-        audit = ddb.scan(
+        audit = scan_items(
+            ddb,
             TableName=tables["PartnersTable"],
             FilterExpression="#k = :a AND digest = :d",
             ExpressionAttributeNames={"#k": "kind"},
             ExpressionAttributeValues={":a": {"S": "attempt"}, ":d": {"S": digest}},
-        )["Items"]
-        redemptions = ddb.scan(
+        )
+        redemptions = scan_items(
+            ddb,
             TableName=tables["PartnersTable"],
             FilterExpression="#k = :r AND digest = :d",
             ExpressionAttributeNames={"#k": "kind"},
             ExpressionAttributeValues={":r": {"S": "redemption"}, ":d": {"S": digest}},
-        )["Items"]
+        )
         item = card["Item"]
         slots, misses = guess_slots(partner_id)
         return {

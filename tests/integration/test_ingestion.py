@@ -16,7 +16,7 @@ import requests
 from openpyxl import Workbook  # type: ignore[import-untyped]
 
 from tests.integration.conftest import Api, aws, upload_batch, wait_for_batch
-from tests.support import run_as_function, stage_batch, stock_shards, xlsx_bomb
+from tests.support import run_as_function, scan_items, stage_batch, stock_shards, xlsx_bomb
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -222,8 +222,7 @@ def find_batch(stack: dict[str, Any], key: str, timeout: float = 30) -> str:
 
 
 def scan(stack: dict[str, Any], table: str) -> list[dict[str, Any]]:
-    pages = aws(stack, "dynamodb").get_paginator("scan").paginate(TableName=stack["resources"][table])
-    return [item for page in pages for item in page["Items"]]
+    return scan_items(aws(stack, "dynamodb"), TableName=stack["resources"][table])
 
 
 def test_a_batch_longer_than_one_invocation_continues_and_completes(public: Api, operator: Api, sku: str) -> None:

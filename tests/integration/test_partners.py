@@ -13,6 +13,7 @@ from kayisu.partners.codes import ALPHABET
 from tests.integration.conftest import Api, aws, upload_batch, wait_for_batch
 from tests.integration.partner import Partner, age_slots, bought_codes, guess_slots, new_partner
 from tests.integration.shop import new_codes, order, pay, stock, stocked_product, wait_for
+from tests.support import scan_items
 
 
 def test_a_partner_is_issued_once_and_listed_without_its_secret(operator: Api, finance: Api, new_sku: str) -> None:
@@ -257,12 +258,13 @@ def test_every_attempt_is_audited_by_digest_never_by_code(
     partner.redeem(code, "audit-1")
     partner.redeem(code, "audit-2")
     partner.redeem("NOPE-" + code)
-    items = aws(stack, "dynamodb").scan(
+    items = scan_items(
+        aws(stack, "dynamodb"),
         TableName=stack["resources"]["PartnersTable"],
         FilterExpression="partner_id = :p AND #k = :a",
         ExpressionAttributeNames={"#k": "kind"},
         ExpressionAttributeValues={":p": {"S": partner.partner_id}, ":a": {"S": "attempt"}},
-    )["Items"]
+    )
     outcomes = sorted((i["action"]["S"], i["outcome"]["S"]) for i in items)
     assert outcomes == [
         ("redeem", "already_redeemed"),
@@ -271,7 +273,7 @@ def test_every_attempt_is_audited_by_digest_never_by_code(
         ("verify", "valid"),
     ]
     assert all(len(i["digest"]["S"]) == 64 for i in items)
-    everything = str(aws(stack, "dynamodb").scan(TableName=stack["resources"]["PartnersTable"])["Items"])
+    everything = str(scan_items(aws(stack, "dynamodb"), TableName=stack["resources"]["PartnersTable"]))
     assert code not in everything
     assert partner.secret not in everything
 

@@ -20,6 +20,7 @@ import requests
 from kayisu.store.orders import created_keys, money_keys
 from tests.integration.conftest import Api, aws
 from tests.integration.shop import new_codes, notify, order, pay, run_schedule, stocked_product, wait_for, webhook_body
+from tests.support import scan_items
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BOM = b"\xef\xbb\xbf"
@@ -46,12 +47,13 @@ def backdate(stack: dict[str, Any], placed: dict[str, Any], at: datetime) -> Non
         sets = {"created_at": stamp, "gsi1pk": created_pk, "gsi1sk": created_sk}
         sets.update({name: stamp for name in ("paid_at", "delivered_at", "refunded_at") if name in item})
         _set(ddb, table, f"ORDER#{order_id}", "ORDER", sets)
-    movements = ddb.scan(
+    movements = scan_items(
+        ddb,
         TableName=table,
         FilterExpression="order_id = :o AND (#k = :p OR #k = :r)",
         ExpressionAttributeNames={"#k": "kind"},
         ExpressionAttributeValues={":o": {"S": order_id}, ":p": {"S": "payment"}, ":r": {"S": "refund"}},
-    )["Items"]
+    )
     for m in movements:
         reference = m.get("transaction_id", m.get("refund_id", {"S": ""}))["S"]
         index_pk, index_sk = money_keys(at.astimezone(UTC), reference)
@@ -290,12 +292,13 @@ def test_provider_text_that_would_run_as_a_formula_is_neutralised_and_negative_a
     backdate(stack, refunded, day)
     ddb = aws(stack, "dynamodb")
     table = stack["resources"]["OrdersTable"]
-    payment = ddb.scan(
+    payment = scan_items(
+        ddb,
         TableName=table,
         FilterExpression="order_id = :o AND #k = :p",
         ExpressionAttributeNames={"#k": "kind"},
         ExpressionAttributeValues={":o": {"S": refunded["order_id"]}, ":p": {"S": "payment"}},
-    )["Items"][0]
+    )[0]
     before = shanghai("2026-01-13T10:00:00").astimezone(UTC)
     index_pk, index_sk = money_keys(before, payment["transaction_id"]["S"])
     _set(
