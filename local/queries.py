@@ -105,7 +105,7 @@ _TRACKED: dict[int, _TableIndexes] = {}  # by id(table); checked against the tab
 
 def _tracked(table: Table, create: bool) -> _TableIndexes | None:
     indexes = _TRACKED.get(id(table))
-    if indexes is not None and indexes.table is not table:  # a dropped table's id, reused
+    if indexes is not None and indexes.table is not table:  # defensive: the map holds its tables
         del _TRACKED[id(table)]
         indexes = None
     if indexes is None and create:
