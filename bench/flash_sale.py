@@ -55,6 +55,7 @@ from bench.shop import (
     reset_calls,
     scan_orders,
     stock_level,
+    stock_row,
     stocked_product,
 )
 from bench.stack import local_stack
@@ -322,7 +323,6 @@ def report(flash: FlashResult, steadies: list[SteadyResult], shard_count: int, i
     others = {k: n for k, n in flash.answers.items() if k not in ("201", "409 OUT_OF_STOCK")}
     duplicates = delivered - len(set(flash.codes))
     stock = flash.stock
-    balanced = stock["available"] + stock["reserved"] + stock["sold"] + stock["void"] == stock["imported"]
     oversold = max(0, delivered - CARDS) + max(0, stock["sold"] - stock["imported"])
     oversold += sum(max(0, s["sold"] - s["imported"]) for s in flash.shards.values())
 
@@ -386,12 +386,7 @@ def report(flash: FlashResult, steadies: list[SteadyResult], shard_count: int, i
         ("oversold", f"{oversold}", "0"),
         ("distinct orders among the 201s", f"{len(set(flash.buyers)):,}", f"{len(flash.placed):,}"),
         ("orders with another buyer's email / IP", f"{flash.other_email} / {flash.other_ip}", "0 / 0"),
-        (
-            "stock a+r+s+v = imported",
-            f"{stock['available']}+{stock['reserved']}+{stock['sold']}+{stock['void']}={stock['imported']}"
-            + (" ok" if balanced else " NO"),
-            "balanced",
-        ),
+        stock_row(stock),
         ("AWS requests / delivered order (money path)", f"{per_order:.2f}", "≤ 8"),
         ("  same, rejected buyers' read included", f"{total / max(1, delivered_orders):.2f}", ""),
         ("  same, per buyer", f"{total / BUYERS:.2f}", ""),

@@ -146,6 +146,14 @@ def stock_level(operator: Api, sku: str) -> dict[str, int]:
     raise RuntimeError(f"no stock line for {sku}")
 
 
+def stock_row(stock: dict[str, int]) -> tuple[str, str, str]:
+    """The report's row that says whether a SKU's stock balances (available + reserved + sold
+    + void = imported)."""
+    parts = f"{stock['available']}+{stock['reserved']}+{stock['sold']}+{stock['void']}"
+    balanced = sum(stock[k] for k in ("available", "reserved", "sold", "void")) == stock["imported"]
+    return "stock a+r+s+v = imported", f"{parts}={stock['imported']}" + (" ok" if balanced else " NO"), "balanced"
+
+
 def parallel(threads: int, work: Callable[[int], Any], n: int) -> list[Any]:
     with ThreadPoolExecutor(threads) as pool:
         return list(pool.map(work, range(n)))
