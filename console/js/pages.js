@@ -50,6 +50,24 @@ function parseTiers(text) {
     });
 }
 
+// A bundle's components as people type them: "GIFT-50:1, GIFT-100:2" (SKU:cards per bundle; ":1" may be left out).
+const COMPONENTS_PATTERN = '\\s*([A-Za-z0-9][A-Za-z0-9._\\-]*(\\s*:\\s*\\d+)?\\s*(,\\s*[A-Za-z0-9][A-Za-z0-9._\\-]*(\\s*:\\s*\\d+)?\\s*)*)?';
+
+function componentsText(components) {
+  return (components || []).map((c) => `${c.sku}:${c.quantity}`).join(', ');
+}
+
+function parseComponents(text) {
+  return text
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)
+    .map((part) => {
+      const [sku, quantity] = part.split(':').map((n) => n.trim());
+      return { sku, quantity: quantity === undefined ? 1 : Number(quantity) };
+    });
+}
+
 function productForm(ctx, product, done) {
   const creating = !product;
   const p = product || { currency: 'CNY', max_per_order: 10, alert_threshold: 10, status: 'active', description: '' };
@@ -77,7 +95,13 @@ function productForm(ctx, product, done) {
       ],
     }),
     field({ name: 'price_tiers', label: t('product.price_tiers'), value: tiersText(p.price_tiers), pattern: TIERS_PATTERN }),
-    // Bundles and forms (CONTRACT §8, §11) get their fields here when the API has them.
+    // A bundle is made so and stays so (its orders keep what they were sold): set at creation only.
+    creating
+      ? field({ name: 'components', label: t('product.components'), pattern: COMPONENTS_PATTERN })
+      : p.components
+        ? h('p', { class: 'hint' }, `${t('product.components.of')} ${componentsText(p.components)}`)
+        : null,
+    // Product forms (CONTRACT §11) get their fields here when the API has them.
     h('p', { class: 'hint' }, t('products.later')),
     slot,
     h(
@@ -97,6 +121,8 @@ function productForm(ctx, product, done) {
       body[name] = NUMBERS.includes(name) ? Number(raw) : raw.trim();
     }
     body.price_tiers = parseTiers(String(data.get('price_tiers') ?? ''));
+    const components = creating ? parseComponents(String(data.get('components') ?? '')) : [];
+    if (components.length) body.components = components;
     body.currency = body.currency.toUpperCase();
     replace(slot);
     try {
@@ -148,7 +174,7 @@ export function products(ctx) {
   function draw() {
     const columns = [
       { label: t('product.sku'), cell: (p) => h('code', {}, p.sku) },
-      { label: t('product.name'), cell: (p) => p.name },
+      { label: t('product.name'), cell: (p) => (p.components ? [p.name, ' ', h('span', { class: 'pill', title: componentsText(p.components) }, t('product.bundle'))] : p.name) },
       { label: t('product.price.short'), cell: (p) => money(p.price, p.currency), class: 'num' },
       { label: t('product.max_per_order'), cell: (p) => number(p.max_per_order), class: 'num' },
       { label: t('product.alert_threshold'), cell: (p) => number(p.alert_threshold), class: 'num' },

@@ -140,7 +140,12 @@ function productCard(p) {
   return h(
     'li',
     { class: 'product' },
-    h('h2', {}, link(`/products/${encodeURIComponent(p.sku)}`, p.name)),
+    h(
+      'h2',
+      {},
+      link(`/products/${encodeURIComponent(p.sku)}`, p.name),
+      p.components ? h('span', { class: 'badge' }, t('product.bundle.badge')) : null,
+    ),
     p.description ? h('p', { class: 'description' }, p.description) : null,
     h('p', { class: 'meta' }, h('span', { class: 'price' }, money(p.price, p.currency)), ' ', stockBadge(p)),
   );
@@ -156,6 +161,20 @@ function recentOrders() {
     orderList(entries, false),
     h('p', {}, link('/orders', t('orders.all'))),
   );
+}
+
+// A bundle lists what it holds, by name where the catalog still shows the component.
+async function bundleParts(p, signal) {
+  let names = {};
+  try {
+    const listed = await call('GET', '/v1/products', { signal });
+    names = Object.fromEntries((listed.items || []).map((item) => [item.sku, item.name]));
+  } catch (error) {
+    if (isAbort(error)) throw error;
+  }
+  const list = h('ul', { class: 'bundle-parts' });
+  p.components.forEach((c) => append(list, h('li', {}, `${c.quantity} × ${names[c.sku] || c.sku}`)));
+  return h('div', { class: 'bundle' }, h('p', { class: 'muted' }, t('product.bundle')), list);
 }
 
 function maxQuantity(p) {
@@ -174,8 +193,10 @@ async function product(ctx, sku) {
   }
   const max = maxQuantity(p);
   let offered = null;
+  let holds = null;
   try {
     offered = await offers(p, ctx.signal);
+    holds = p.components ? await bundleParts(p, ctx.signal) : null;
   } catch (error) {
     if (isAbort(error)) return;
     throw error;
@@ -183,6 +204,7 @@ async function product(ctx, sku) {
   const details = [
     h('h1', {}, p.name),
     p.description ? h('p', { class: 'description' }, p.description) : null,
+    holds,
     h(
       'p',
       { class: 'meta' },
@@ -651,7 +673,7 @@ function cards(o) {
       h(
         'li',
         { class: 'card' },
-        h('p', { class: 'card-title' }, t('order.code', { n })),
+        h('p', { class: 'card-title' }, card.sku ? t('order.code.of', { n, sku: card.sku }) : t('order.code', { n })),
         h('div', { class: 'code-row' }, code, button),
         card.serial ? h('p', { class: 'small' }, `${t('order.serial')} `, h('code', {}, card.serial)) : null,
         card.expires_at ? h('p', { class: 'small' }, `${t('order.valid')} ${day(card.expires_at)}`) : null,

@@ -100,3 +100,41 @@ def test_wholesale_prices_a_full_reduction_and_a_flash_sale_from_the_console(
     page.reload()
     expect(page.get_by_role("row").filter(has_text="一元秒杀")).to_contain_text("已售 1 / 2")
     screenshot(page, "console-21-promotions-zh")
+
+
+def test_an_operator_makes_a_bundle_and_the_shop_sells_whole_bundles(
+    desk: Callable[..., Shopper], operator: Api, public: Api, new_sku: str
+) -> None:
+    a, b = f"{new_sku}-A", f"{new_sku}-B"
+    stocked_product(operator, a, new_codes(3), price=1000)
+    stocked_product(operator, b, new_codes(5), price=2000)
+    bundle = f"{new_sku}-SET"
+    page = desk().page()
+    sign_in(page, "operator", "/console/products")
+    page.get_by_role("button", name="New product").click()
+    form = page.get_by_role("form", name="New product")
+    form.get_by_label("SKU").fill(bundle)
+    form.get_by_label("Name").fill(f"Set {bundle}")
+    form.get_by_label("Price (minor units, e.g. fen or cents)").fill("2500")
+    form.get_by_label("Bundle of (product code:cards per bundle", exact=False).fill(f"{a}, {b}:2")
+    screenshot(page, "console-24-new-bundle")
+    form.get_by_role("button", name="New product").click()
+    expect(page.get_by_role("status").filter(has_text=f"Product {bundle} created.")).to_be_visible()
+    row = page.get_by_role("row").filter(has_text=bundle)
+    expect(row).to_contain_text("Bundle")
+    shown = public.get(f"/v1/products/{bundle}").json()
+    assert (shown["components"], shown["available"]) == ([{"sku": a, "quantity": 1}, {"sku": b, "quantity": 2}], 2)
+    page.get_by_role("button", name=f"Edit {bundle}", exact=True).click()
+    expect(page.get_by_role("form", name=f"Edit {bundle}")).to_contain_text(f"Bundle of: {a}:1, {b}:2")
+    screenshot(page, "console-25-bundle")
+
+    # A component that does not exist is named under the field, in words.
+    page.get_by_role("button", name="Cancel").click()
+    page.get_by_role("button", name="New product").click()
+    form = page.get_by_role("form", name="New product")
+    form.get_by_label("SKU").fill(f"{bundle}-2")
+    form.get_by_label("Name").fill("broken set")
+    form.get_by_label("Price (minor units, e.g. fen or cents)").fill("100")
+    form.get_by_label("Bundle of (product code:cards per bundle", exact=False).fill("NO-SUCH-SKU:1")
+    form.get_by_role("button", name="New product").click()
+    expect(page.get_by_role("alert")).to_contain_text("NO-SUCH-SKU")

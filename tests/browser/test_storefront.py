@@ -312,3 +312,44 @@ def test_the_checkout_shows_each_step_of_the_price_and_takes_a_coupon(
     assert mine["held"] == 1
     page.go_back()  # the order page, where the shop put it before leaving for the payment page
     expect(page.get_by_text("Wholesale price −CN¥5.00; Coupon −CN¥5.00")).to_be_visible()
+
+
+def test_a_bundle_shows_what_it_holds_and_delivers_each_components_codes(
+    shopper: Callable[..., Shopper], operator: Api
+) -> None:
+    tag = secrets.token_hex(3).upper()
+    parts = {f"PART-A-{tag}": new_codes(2, "BA"), f"PART-B-{tag}": new_codes(3, "BB")}
+    for sku, codes in parts.items():
+        stocked_product(operator, sku, codes, price=1000)
+    (a, b), bundle = parts, f"SET-{tag}"
+    made = operator.post(
+        "/v1/admin/products",
+        {"sku": bundle, "name": f"Test {bundle}", "price": 1800, "components": [{"sku": a}, {"sku": b}]},
+    )
+    assert made.status_code == 201, made.text
+    page = shopper().page()
+    page.goto("/")
+    card = page.get_by_role("listitem").filter(has=page.get_by_role("link", name=f"Test {bundle}"))
+    expect(card).to_contain_text("Bundle")
+    expect(card).to_contain_text("Only 2 left")  # A has 2 cards: 2 whole bundles
+    page.goto(f"/products/{bundle}")
+    expect(page.get_by_text("This bundle includes:")).to_be_visible()
+    expect(page.get_by_role("listitem").filter(has_text=f"1 × Test {a}")).to_be_visible()
+    expect(page.get_by_role("listitem").filter(has_text=f"1 × Test {b}")).to_be_visible()
+    screenshot(page, "30-bundle-product")
+    page.get_by_label("Quantity").fill("2")
+    page.get_by_role("button", name="Buy").click()
+    expect(page.get_by_role("heading", level=1, name="Checkout")).to_be_visible()
+    page.get_by_label("Email").fill(email())
+    page.get_by_role("button", name="Place order and pay").click()
+    page.wait_for_url("**/v1/sandbox/pay/**")
+    page.get_by_role("button", name="支付 Pay").click()
+    page.get_by_role("link", name="返回商店 / Back to the shop").click()
+    page.wait_for_url(ORDER_URL)
+    expect(page.get_by_role("status").filter(has_text="Delivered")).to_be_visible()
+    expect(page.locator(".card-code")).to_have_count(4)
+    for sku, codes in parts.items():
+        titled = page.locator(".card").filter(has_text=sku)
+        expect(titled).to_have_count(2)
+        assert set(titled.locator(".card-code").all_inner_texts()) <= set(codes)
+    screenshot(page, "31-bundle-delivered")

@@ -8,7 +8,6 @@ on the state left: each card's owner, each shard's counters, each order's state.
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,6 +26,7 @@ from kayisu.store.orders import (
     RefundPlan,
     StockGone,
     new_order,
+    reservation_json,
 )
 
 AT = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
@@ -81,10 +81,10 @@ class FakeShop:
     ) -> OrderItem:
         """A paid order, its units reserved in shard `reserved_in` at checkout (None: paid after
         it expired, so its reservation went back)."""
-        reservation: dict[int, int] = {}
+        reservation: dict[tuple[str, int], int] = {}
         if reserved_in is not None:
             self._move(sku, reserved_in, "available", "reserved", quantity)
-            reservation = {reserved_in: quantity}
+            reservation = {(sku, reserved_in): quantity}
         order = new_order(
             order_id,
             f"{order_id}@example.com",
@@ -99,7 +99,7 @@ class FakeShop:
             payment_method="sandbox",
             payment_id=f"sbx_{order_id}",
             transaction_id=f"txn_{order_id}",
-            reservation=json.dumps({str(k): v for k, v in reservation.items()}),
+            reservation=reservation_json(sku, reservation),
             **fields,
         )
         self.orders[order_id] = order
@@ -139,7 +139,7 @@ class FakeShop:
 
     def candidate_cards(self, sku: str, shard: int, limit: int) -> list[CardRef]:
         pool = [c for c in self.cards.values() if c.sku == sku and c.shard == shard and c.status == "available"]
-        return [CardRef(c.batch_id, c.digest, c.shard) for c in pool[:limit]]
+        return [CardRef(c.batch_id, c.digest, c.shard, c.sku) for c in pool[:limit]]
 
     # -- FulfilmentRecords
 
@@ -156,17 +156,17 @@ class FakeShop:
         if stored.refund_requested:
             raise OrderMoved(order.order_id)
         chosen = [self.cards[c.digest] for c in cards]
-        taken = {c.digest for c in chosen if c.status != "available" or c.sku != order.sku}
+        taken = {c.digest for c in chosen if c.status != "available" or c.sku not in order.stock_units()}
         if taken:
             raise CardsTaken(taken)
-        by_shard: dict[int, int] = {}
-        for c in cards:
-            by_shard[c.shard] = by_shard.get(c.shard, 0) + 1
+        by_shard: dict[tuple[str, int], int] = {}
+        for mine in chosen:
+            by_shard[(mine.sku, mine.shard)] = by_shard.get((mine.sku, mine.shard), 0) + 1
         source = "reserved" if from_reserved else "available"
-        if any(self.counters(order.sku, s)[source] < n for s, n in by_shard.items()):
+        if any(self.counters(sku, s)[source] < n for (sku, s), n in by_shard.items()):
             raise StockGone(order.order_id)
-        for s, n in by_shard.items():
-            self._move(order.sku, s, source, "sold", n)
+        for (sku, s), n in by_shard.items():
+            self._move(sku, s, source, "sold", n)
         for c in cards:
             card = self.cards[c.digest]
             card.status, card.order_id = "sold", order.order_id
@@ -190,7 +190,7 @@ class FakeShop:
 
     def sold_cards(self, order: OrderItem) -> list[RefundedCard]:
         cards = [self.cards[digest] for _, digest in order.card_refs()]
-        return [RefundedCard(c.digest, c.shard, c.redeemed) for c in cards]
+        return [RefundedCard(c.digest, c.shard, c.redeemed, c.sku) for c in cards]
 
     def request_refund(self, order: OrderItem, reason: str, cards: list[RefundedCard], at: datetime) -> None:
         stored = self._stored(order)
@@ -238,10 +238,10 @@ class FakeShop:
         if any(c.status != "sold" or c.order_id != order.order_id or c.redeemed for c in voided):
             raise CardRedeemed(order.order_id)
         for card in voided:
-            self._move(order.sku, card.shard, "sold", "void", 1)
+            self._move(card.sku, card.shard, "sold", "void", 1)
             card.status, card.refund_lock = "void", None
-        for shard, n in plan.release.items():
-            self._move(order.sku, shard, "reserved", "available", n)
+        for (sku, shard), n in plan.release.items():
+            self._move(sku, shard, "reserved", "available", n)
         self.refunds[key] = status
         stored.status, stored.refunded_at, stored.refund_id = OrderStatus.REFUNDED, at, refund_id
         stored.refund_reason, stored.refund_mail_owed, stored.refund_failed = reason, True, None

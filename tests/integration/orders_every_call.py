@@ -13,7 +13,11 @@ Phases (each a clean run, fail_at 0, then a scenario before and after each of it
 succeeded: a double click, a repeated notification, a redelivered message); then `concurrent`
 (no failure, two fulfilment workers on one order at once).
 
-Usage: python -m tests.integration.orders_every_call STATE_JSON"""
+With `--bundle`, each scenario's product is a bundle (CONTRACT §8) of two fresh products, one
+card of each per unit: the same phases, each order reserving, selling and giving back the
+cards of both in its transactions.
+
+Usage: python -m tests.integration.orders_every_call STATE_JSON [--bundle]"""
 
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ from tests.support import become_a_function
 QUANTITY = 2
 CARDS = 6
 PRICE = 990
+BUNDLE_PARTS = 2  # in bundle mode, each scenario's product is a bundle of one card each of two products
 REDELIVERIES = 5  # attempts of a retrier before this script gives up (one is enough when all is well)
 CONCURRENT_ROUNDS = 3
 
@@ -83,6 +88,8 @@ def main() -> None:
     out: TextIO = sys.stdout
     sys.stdout = sys.stderr  # Powertools logs and metrics print; only scenario lines go to stdout
     state = become_a_function(sys.argv[1])
+    bundle_mode = "--bundle" in sys.argv[2:]
+    components: dict[str, list[str]] = {}  # a bundle's SKU → its components'
     from botocore.client import BaseClient
 
     from kayisu.buyers.identity import email_identity
@@ -120,9 +127,7 @@ def main() -> None:
 
     # -- set-up and observation (never armed)
 
-    def stocked_sku(count: int = CARDS) -> tuple[str, list[str]]:
-        """A fresh product with `count` cards, ingested in this process as the ingest worker would."""
-        sku = f"CHAOS-{secrets.token_hex(5)}"
+    def new_product(sku: str, **more: dict[str, str]) -> None:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000000+0000", time.gmtime())
         ddb.put_item(
             TableName=resources["CatalogTable"],
@@ -140,8 +145,26 @@ def main() -> None:
                 "status": {"S": "active"},
                 "created_at": {"S": stamp},
                 "updated_at": {"S": stamp},
+                **more,
             },
         )
+
+    def stocked_sku(count: int = CARDS) -> tuple[str, list[str]]:
+        """A fresh product with `count` cards (in bundle mode, a bundle of one card each of two
+        fresh products with `count` cards each): its SKU and its cards' keys."""
+        if not bundle_mode:
+            return card_sku(count)
+        made = [card_sku(count) for _ in range(BUNDLE_PARTS)]
+        sku = f"CHAOS-SET-{secrets.token_hex(5)}"
+        parts = [{"sku": part, "quantity": 1} for part, _ in made]
+        new_product(sku, components={"S": json.dumps(parts)})
+        components[sku] = [part for part, _ in made]
+        return sku, [digest for _, digests in made for digest in digests]
+
+    def card_sku(count: int) -> tuple[str, list[str]]:
+        """A fresh product with `count` cards, ingested in this process as the ingest worker would."""
+        sku = f"CHAOS-{secrets.token_hex(5)}"
+        new_product(sku)
         codes = [f"CHAOS-{secrets.token_hex(8)}" for _ in range(count)]
         batch_id = stage_batch(state, sku, io.BytesIO("\n".join(codes).encode()), "chaos.txt")
         for _slice in range(10):
@@ -258,9 +281,11 @@ def main() -> None:
                     }
                 )
         shards: dict[str, dict[str, int]] = {}
-        for n, item in stock_shards(ddb, resources["CatalogTable"], sku).items():
-            counters = ("imported", "available", "reserved", "sold", "void")
-            shards[f"{n:02d}"] = {name: number(item, name) for name in counters}
+        skus = components.get(sku, [sku])
+        for part in skus:
+            for n, item in stock_shards(ddb, resources["CatalogTable"], part).items():
+                counters = ("imported", "available", "reserved", "sold", "void")
+                shards[f"{part}#{n}"] = {name: number(item, name) for name in counters}
         keys = [{"pk": {"S": f"CARD#{digest}"}, "sk": {"S": "CARD"}} for digest in digests]
         found: list[dict[str, Any]] = []
         while keys:
@@ -303,7 +328,9 @@ def main() -> None:
         ).get("Item", {})
         return {
             "sku": sku,
-            "stocked": stocked,
+            "skus": skus,  # the SKUs whose cards it sells (a bundle's components)
+            "units": len(skus),  # cards per unit ordered
+            "stocked": stocked * len(skus),
             "coupon": {
                 "coupon_id": coupon_id,
                 "taken": number(coupon, "taken"),

@@ -5,7 +5,8 @@ Idempotency-Key, the provider repeats its notification and the sweeper re-reques
 paid orders, SQS redelivers the fulfilment request). The failing runs happen in their own process
 (tests/integration/orders_every_call.py) against the session's local stack, whose own fulfilment
 workers take the webhook's requests at the same time: one more concurrent worker, never assumed
-absent or present. Each scenario is a fresh SKU with 6 cards and orders of 2."""
+absent or present. Each scenario is a fresh SKU with 6 cards and orders of 2; the whole run is
+made twice, the second time with each SKU a bundle of two products (CONTRACT §8)."""
 
 from __future__ import annotations
 
@@ -42,10 +43,21 @@ DELIVERED = (*WEBHOOK, *FULFIL, "concurrent")
 Scenario = dict[str, Any]
 
 
-@pytest.fixture(scope="module")
-def scenarios(stack: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> list[Scenario]:
+@pytest.fixture(scope="module", params=["cards", "bundle"])
+def scenarios(
+    request: pytest.FixtureRequest, stack: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> list[Scenario]:
+    """Every scenario with a product of its own (`bundle`: a bundle of two products, whose
+    orders move both products' cards and counters in each transaction)."""
     workdir: Path = tmp_path_factory.mktemp("orders-every-call")
-    return run_as_function("tests.integration.orders_every_call", stack, workdir, timeout=600)
+    mode = ["--bundle"] if request.param == "bundle" else []
+    return run_as_function("tests.integration.orders_every_call", stack, workdir, *mode, timeout=600)
+
+
+def at_shard(s: Scenario, key: str) -> tuple[str, int]:
+    """(sku, shard) of an order's reservation key (`n`, or a bundle's `{sku}#{n}`) or a shard's."""
+    sku, _, shard = key.rpartition("#")
+    return sku or s["sku"], int(shard)
 
 
 def of(scenarios: list[Scenario], *phases: str) -> list[Scenario]:
@@ -108,12 +120,13 @@ def test_promise_3_every_sku_adds_up(scenarios: list[Scenario]) -> None:
         assert counts["sold"] == by_status["sold"], where(s)
         assert counts["void"] == by_status["void"] == 0, where(s)
         assert counts["available"] + counts["reserved"] == by_status["available"], where(s)
+        cards, units = CARDS * s["units"], QUANTITY * s["units"]
         if s["phase"] in CHECKOUT:
-            expected = {"available": CARDS - QUANTITY, "reserved": QUANTITY, "sold": 0}
+            expected = {"available": cards - units, "reserved": units, "sold": 0}
         elif s["phase"] == "refund":  # the stock went to another, unpaid order
-            expected = {"available": 0, "reserved": QUANTITY, "sold": 0}
+            expected = {"available": 0, "reserved": units, "sold": 0}
         else:
-            expected = {"available": CARDS - QUANTITY, "reserved": 0, "sold": QUANTITY}
+            expected = {"available": cards - units, "reserved": 0, "sold": units}
         assert {k: counts[k] for k in expected} == expected, where(s)
 
 
@@ -122,7 +135,7 @@ def test_promise_1_a_card_is_sold_to_at_most_one_order(scenarios: list[Scenario]
         listed = Counter(digest for order in s["orders"] for digest in order["cards"])
         assert all(n == 1 for n in listed.values()), where(s)
         cards = {c["digest"]: c for c in s["cards"]}
-        assert all(c["sku"] == s["sku"] for c in cards.values()), where(s)
+        assert all(c["sku"] in s["skus"] for c in cards.values()), where(s)
         for order in s["orders"]:
             for digest in order["cards"]:
                 assert cards[digest]["status"] == "sold", where(s)
@@ -135,11 +148,13 @@ def test_promise_2_a_paid_order_ends_with_exactly_its_cards_or_refunded(scenario
     for s in scenarios:
         for order in s["orders"]:  # never partly delivered
             delivered = order["status"] == "delivered"
-            assert len(order["cards"]) == (order["quantity"] if delivered else 0), where(s)
+            assert len(order["cards"]) == (order["quantity"] * s["units"] if delivered else 0), where(s)
     for s in of(scenarios, *DELIVERED):
         order = the_order(s)
         assert order["status"] == "delivered", where(s)
-        assert len(set(order["cards"])) == QUANTITY, where(s)
+        assert len(set(order["cards"])) == QUANTITY * s["units"], where(s)
+        skus = {c["digest"]: c["sku"] for c in s["cards"]}
+        assert Counter(skus[d] for d in order["cards"]) == dict.fromkeys(s["skus"], QUANTITY), where(s)
         assert order["open_index"] is None, where(s)  # nothing left for the sweeper to do
         assert s["limits"] == {"email": 0, "ip": 0}, where(s)  # no longer a pending order
         assert not [p for p in s["payments"] if p["outcome"] == "refund"], where(s)
@@ -157,7 +172,8 @@ def test_promise_2_a_paid_order_ends_with_exactly_its_cards_or_refunded(scenario
         assert [(r["order_id"], r["amount"]) for r in refunds] == [(order["order_id"], AMOUNT)], where(s)
         assert not str(s["outcomes"][-1]).startswith("error"), where(s)
         other = [o for o in s["orders"] if o["order_id"] != s["order_id"]]
-        assert [(o["status"], sum(o["reservation"].values())) for o in other] == [("pending_payment", 2)], where(s)
+        held = [(o["status"], sum(o["reservation"].values())) for o in other]
+        assert held == [("pending_payment", QUANTITY * s["units"])], where(s)
 
 
 def test_a_checkout_retried_with_its_idempotency_key_makes_one_order_and_one_reservation(
@@ -173,9 +189,10 @@ def test_a_checkout_retried_with_its_idempotency_key_makes_one_order_and_one_res
         assert order["order_id"] == s["retry"]["order_id"], where(s)
         assert order["status"] == "pending_payment", where(s)
         assert str(order["open_index"]).startswith("PENDING#"), where(s)  # the sweeper can expire it
-        reserved = {int(k): v for k, v in order["reservation"].items()}
-        assert sum(reserved.values()) == QUANTITY, where(s)
-        assert {int(k): v["reserved"] for k, v in s["shards"].items() if v["reserved"]} == reserved, where(s)
+        reserved = {at_shard(s, k): v for k, v in order["reservation"].items()}
+        assert sum(reserved.values()) == QUANTITY * s["units"], where(s)
+        assert {sku for sku, _ in reserved} == set(s["skus"]), where(s)
+        assert {at_shard(s, k): v["reserved"] for k, v in s["shards"].items() if v["reserved"]} == reserved, where(s)
         assert s["limits"] == {"email": 1, "ip": 1}, where(s)  # counted once against each limit
         assert s["payments"] == [], where(s)
 

@@ -44,6 +44,30 @@ def _tiers(value: list[PriceTier] | None) -> list[PriceTier] | None:
 
 
 PriceTiers = Annotated[list[PriceTier], Field(max_length=MAX_PRICE_TIERS)]
+MAX_COMPONENTS = 10
+CARDS_PER_ORDER = 64  # the most cards one order's delivery transaction holds (MaxPerOrder above)
+
+
+class Component(BaseModel):
+    """One part of a bundle (折扣套餐, CONTRACT §8): `quantity` cards of another product per bundle."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    sku: Sku
+    quantity: Annotated[StrictInt, Field(ge=1, le=CARDS_PER_ORDER)] = 1
+
+
+def _components(value: list[Component] | None) -> list[Component] | None:
+    if value is None:
+        return None
+    if len({c.sku for c in value}) != len(value):
+        raise ValueError("each component SKU may appear once")
+    if sum(c.quantity for c in value) > CARDS_PER_ORDER:
+        raise ValueError(f"a bundle holds at most {CARDS_PER_ORDER} cards")
+    return value
+
+
+Components = Annotated[list[Component], Field(min_length=1, max_length=MAX_COMPONENTS)]
 
 
 class StockStatus(StrEnum):
@@ -71,9 +95,13 @@ class ProductCreate(BaseModel):
     max_per_order: MaxPerOrder = 10
     alert_threshold: AlertThreshold = 10
     status: ProductStatus = "active"
+    components: Components | None = Field(
+        default=None, description="makes it a bundle of these products' cards; set at creation only"
+    )
 
     _check_currency = field_validator("currency")(_currency)
     _check_tiers = field_validator("price_tiers")(_tiers)
+    _check_components = field_validator("components")(_components)
 
 
 class ProductUpdate(BaseModel):
@@ -111,6 +139,9 @@ class Product(BaseModel):
     available: int
     stock_status: StockStatus
     max_per_order: int
+    components: list[Component] | None = Field(
+        default=None, description="a bundle's parts; `available` counts whole bundles"
+    )
     # A display field: the storefront offers these at checkout (contract: "any further display fields").
     payment_methods: list[str]
 

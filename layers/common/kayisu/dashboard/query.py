@@ -222,7 +222,9 @@ def dashboard(from_: str, to: str) -> Dashboard:
             (
                 LowStock(sku=sku, available=e.stock.available, alert_threshold=int(e.product.alert_threshold))
                 for sku, e in products.items()
-                if e.product.status == "active" and e.stock.available <= int(e.product.alert_threshold)
+                if e.product.status == "active"
+                and not e.product.bundle()  # no stock of its own: its components are listed
+                and e.stock.available <= int(e.product.alert_threshold)
             ),
             key=lambda s: (s.available, s.sku),
         ),

@@ -9,7 +9,7 @@ from kayisu.aws import client
 from kayisu.catalog.service import unknown_sku
 from kayisu.clock import now
 from kayisu.config import get_settings
-from kayisu.errors import Problem, conflict, not_found
+from kayisu.errors import FieldError, Problem, conflict, not_found, validation_error
 from kayisu.ingest.ids import new_batch_id
 from kayisu.ingest.schemas import Batch, BatchCreate, BatchGenerate, BatchUpload, BatchVoided
 from kayisu.partners import codes
@@ -25,9 +25,17 @@ def unknown_batch(batch_id: str) -> Problem:
     return not_found("UNKNOWN_BATCH", f"There is no batch {batch_id!r}.")
 
 
+def _card_product(sku: str) -> None:
+    """Cards are uploaded to a product with cards of its own: a bundle sells its components'."""
+    entry = load_product(sku)
+    if entry is None:
+        raise unknown_sku(sku)
+    if entry.product.bundle():
+        raise validation_error([FieldError("sku", "is a bundle: add cards to its components instead")])
+
+
 def start_upload(data: BatchCreate) -> BatchUpload:
-    if load_product(data.sku) is None:
-        raise unknown_sku(data.sku)
+    _card_product(data.sku)
     batch_id = new_batch_id()
     key = f"incoming/{data.sku}/{batch_id}/{data.filename}"
     store.new_batch(batch_id, data.sku, data.filename, key)
@@ -43,8 +51,7 @@ def generate(data: BatchGenerate) -> Batch:
     """A batch of random codes, written as an upload would be: ingestion encrypts them,
     de-duplicates them against every code there is, and deletes the file. Nobody sees them
     until a shopper buys one."""
-    if load_product(data.sku) is None:
-        raise unknown_sku(data.sku)
+    _card_product(data.sku)
     batch_id = new_batch_id()
     key = f"incoming/{data.sku}/{batch_id}/generated.txt"
     store.new_batch(batch_id, data.sku, "generated.txt", key)

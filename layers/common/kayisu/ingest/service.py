@@ -97,8 +97,11 @@ def run(batch: store.BatchItem, remaining_ms: Callable[[], int]) -> Outcome:
         return Outcome(batch.status)
     try:
         kind = kind_of(batch.filename)
-        if load_product(batch.sku) is None:
+        product = load_product(batch.sku)
+        if product is None:
             raise FileRejected(f"unknown SKU {batch.sku!r}: create the product first")
+        if product.product.bundle():
+            raise FileRejected(f"{batch.sku!r} is a bundle: upload cards to its components")
         key = _data_key(batch)
         with _open_upload(batch, kind == "xlsx") as source:
             outcome = _import(batch, key, read_rows(kind, source), remaining_ms)

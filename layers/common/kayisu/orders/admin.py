@@ -187,6 +187,7 @@ def detail(order_id: str) -> AdminOrderDetail:
         CardHistory(
             code=mask_code(o.code),
             batch_id=o.card.batch_id,
+            sku=str(o.card.sku),
             serial=o.card.serial,
             status=o.card.status,
             sold_at=o.card.sold_at,

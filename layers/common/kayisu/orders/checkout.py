@@ -28,7 +28,7 @@ from kayisu.coupons.rules import coupon_invalid
 from kayisu.errors import FieldError, Problem, validation_error
 from kayisu.observability import logger, metrics
 from kayisu.orders.problems import out_of_stock, provider_unavailable, rate_limited, try_again, unknown_order
-from kayisu.orders.reservation import choose_shards
+from kayisu.orders.reservation import choose_shards, plan_stock
 from kayisu.orders.schemas import DeliveredCard, Order, OrderCreate
 from kayisu.orders.status import OrderStatus
 from kayisu.orders.tokens import new_token, owns
@@ -37,10 +37,12 @@ from kayisu.payments.provider import PaymentInstructions, PaymentProvider, Payme
 from kayisu.payments.registry import enabled_methods, provider
 from kayisu.pricing.schemas import stored
 from kayisu.pricing.service import Priced, flash_sale_sold_out, price, running_sales
+from kayisu.store import catalog as catalog_store
 from kayisu.store import checkout_read
 from kayisu.store import coupons as coupons_store
 from kayisu.store import orders as store
 from kayisu.store import sales as sales_store
+from kayisu.store.catalog import ProductWithShards
 from kayisu.store.promotions_table import HELD
 from kayisu.store.txn import back_off
 
@@ -130,10 +132,12 @@ def place(
         if entry is None or entry.product.status != "active":
             raise unknown_sku(data.sku)
         product = entry.product
-        before, threshold = sum(entry.shards.values()), int(product.alert_threshold)
-        if before > threshold:
-            seen_above(data.sku, entry.alert_disarmed_after)  # restocked since the alert fired: arm it again
-        reservation = choose_shards(entry.shards, data.quantity)
+        stocked, units = _stock_of(entry, data.quantity)
+        before = {sku: sum(e.shards.values()) for sku, e in stocked.items()}
+        for sku, e in stocked.items():
+            if before[sku] > int(e.product.alert_threshold):
+                seen_above(sku, e.alert_disarmed_after)  # restocked since the alert fired: arm it again
+        reservation = plan_stock({sku: e.shards for sku, e in stocked.items()}, units)
         expires = at + timedelta(minutes=settings.order_ttl_minutes)
         # Limits compare one buyer however the address is spelled; the order keeps it as typed.
         buyer = email_identity(data.email)
@@ -197,7 +201,8 @@ def place(
             holds_limit=True,
             token_hashes={hashed},
             request_digest=digest,
-            reservation=json.dumps({str(k): v for k, v in reservation.items()}),
+            reservation=store.reservation_json(data.sku, reservation),
+            bundle=product.bundle() or None,
             payment_method=data.payment_method,
             payment_id=instructions.payment_id if instructions else None,
             pay_url=instructions.pay_url if instructions else None,
@@ -224,11 +229,21 @@ def place(
         if instructions is None:
             item = _pay_for(gateway, request, item, placed_now=True)
         metrics.add_metric(name="OrdersCreated", unit="Count", value=1)
-        if crossed(before, before - data.quantity, threshold):
-            _report_crossing(data.sku)
+        for sku, e in stocked.items():
+            if crossed(before[sku], before[sku] - units[sku], int(e.product.alert_threshold)):
+                _report_crossing(sku)
         return as_order(item, token=token), True
     # Stock was there each time but others kept taking it first: not out of stock, just busy.
     raise try_again("Many shoppers are buying this right now; please try again.")
+
+
+def _stock_of(entry: ProductWithShards, quantity: int) -> tuple[dict[str, ProductWithShards], dict[str, int]]:
+    """The products whose cards the order takes, with their shards, and how many of each: its
+    own, or a bundle's components (read in one more request: CONTRACT §8, all or none)."""
+    bundle = entry.product.bundle()
+    if not bundle:
+        return {entry.product.sku: entry}, {entry.product.sku: quantity}
+    return catalog_store.load_many(bundle), {sku: units * quantity for sku, units in bundle.items()}
 
 
 def _coupon_fields(priced: Priced, buyer: str) -> dict[str, str | None]:

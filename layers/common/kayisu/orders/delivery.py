@@ -41,7 +41,16 @@ def opened(order: store.OrderItem) -> list[OpenedCard]:
 
 
 def open_cards(order: store.OrderItem) -> list[DeliveredCard]:
-    return [DeliveredCard(code=o.code, serial=o.card.serial, expires_at=o.card.expires_at) for o in opened(order)]
+    # A bundle's cards name the component each one is (CONTRACT §8): shoppers tell them apart.
+    return [
+        DeliveredCard(
+            code=o.code,
+            serial=o.card.serial,
+            expires_at=o.card.expires_at,
+            sku=str(o.card.sku) if order.bundle else None,
+        )
+        for o in opened(order)
+    ]
 
 
 def mask_code(code: str) -> str:

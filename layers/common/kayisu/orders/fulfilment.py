@@ -1,4 +1,5 @@
-"""Fulfilment: a paid order gets exactly `quantity` cards, or its money back (promise 2).
+"""Fulfilment: a paid order gets exactly `quantity` cards (a bundle's order, `quantity` times
+each component's), or its money back (promise 2).
 
 Cards are chosen at random among the first few dozen of the order's shard pool (so concurrent
 orders rarely pick the same card) and sold to the order in the one transaction that moves it
@@ -19,7 +20,7 @@ from kayisu.clock import now
 from kayisu.config import get_settings
 from kayisu.observability import logger, metrics
 from kayisu.orders.ports import CardPool, FulfilmentRecords, Refunds, StockShards
-from kayisu.orders.reservation import choose_shards
+from kayisu.orders.reservation import plan_stock
 from kayisu.orders.status import REFUNDABLE, OrderStatus
 from kayisu.orders.tokens import new_token
 from kayisu.payments.provider import ProviderError, Refund, RefundStatus
@@ -29,6 +30,7 @@ from kayisu.store import cards as cards_store
 from kayisu.store import catalog as catalog_store
 from kayisu.store import orders as store
 from kayisu.store.cards import CardRef
+from kayisu.store.stock import StockPlan
 from kayisu.store.txn import back_off
 
 ALLOCATION_ATTEMPTS = 30  # each failed attempt means another order got a card: progress
@@ -101,14 +103,13 @@ def fulfil(order_id: str, ports: FulfilmentPorts = AWS) -> Outcome:
         reservation = order.reserved()
         from_reserved = bool(reservation)
         if not from_reserved:  # paid after expiry: take what is available now, if anything
-            entry = ports.shards.load_shards(order.sku)
-            plan = choose_shards(entry.shards, int(order.quantity)) if entry else None
+            plan = _plan_now(order, ports)
             if plan is None:
                 return _refund_unfulfillable(order, ports)
             reservation = plan
         cards: list[CardRef] = []
-        for shard, count in sorted(reservation.items()):
-            offered = ports.pool.candidate_cards(order.sku, shard, candidates_wanted(count))
+        for (sku, shard), count in sorted(reservation.items()):
+            offered = ports.pool.candidate_cards(sku, shard, candidates_wanted(count))
             pool = [c for c in offered if c.digest not in taken]
             if len(pool) < count:
                 if not from_reserved:
@@ -118,7 +119,7 @@ def fulfil(order_id: str, ports: FulfilmentPorts = AWS) -> Outcome:
                     return fulfil(order_id, ports)
                 raise PoolShort(order_id)
             cards += random.sample(pool, count)
-        if len(cards) != int(order.quantity):
+        if len(cards) != sum(order.stock_units().values()):
             continue
         token, hashed = new_token()
         try:
@@ -137,6 +138,19 @@ def fulfil(order_id: str, ports: FulfilmentPorts = AWS) -> Outcome:
         ports.mail.send(order.email, *delivered_mail(order.order_id, token))
         return "delivered"
     raise RuntimeError(f"could not allocate cards after {ALLOCATION_ATTEMPTS} attempts")
+
+
+def _plan_now(order: store.OrderItem, ports: FulfilmentPorts) -> StockPlan | None:
+    """Where a late-paid order's cards can come from now (a bundle's: every component's, or
+    none); None if there are not enough."""
+    units = order.stock_units()
+    shards: dict[str, dict[int, int]] = {}
+    for sku in units:
+        entry = ports.shards.load_shards(sku)
+        if entry is None:
+            return None
+        shards[sku] = entry.shards
+    return plan_stock(shards, units)
 
 
 def _moved(order: store.OrderItem, ports: FulfilmentPorts) -> bool:

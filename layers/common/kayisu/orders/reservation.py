@@ -1,8 +1,10 @@
-"""Where an order's stock is reserved among a SKU's stock shards."""
+"""Where an order's stock is reserved among a SKU's stock shards (a bundle's: its components')."""
 
 from __future__ import annotations
 
 import random
+
+from kayisu.store.stock import StockPlan
 
 TRANSACTION_ITEMS = 100  # DynamoDB's most items in one TransactWriteItems
 # Beside the cards and shards, delivery writes the order, its event, 3 limits, and (a late
@@ -36,3 +38,16 @@ def choose_shards(shards: dict[int, int], quantity: int) -> dict[int, int] | Non
             plan[shard] = take
             left -= take
     return plan if left == 0 and len(plan) <= most_shards(quantity) else None
+
+
+def plan_stock(shards: dict[str, dict[int, int]], units: dict[str, int]) -> StockPlan | None:
+    """Where an order reserves `units` cards of each SKU (one SKU, or a bundle's components: all
+    of them or none), from what each SKU's shards have available. None if one SKU has too
+    little, or the plan holds more shards than the order's delivery transaction could."""
+    plan: StockPlan = {}
+    for sku, count in sorted(units.items()):
+        chosen = choose_shards(shards.get(sku, {}), count)
+        if chosen is None:
+            return None
+        plan.update({(sku, shard): n for shard, n in chosen.items()})
+    return plan if len(plan) <= most_shards(sum(units.values())) else None

@@ -46,6 +46,7 @@ class DeliveredCard(BaseModel):
     code: str
     serial: str | None = None
     expires_at: str | None = None
+    sku: str | None = Field(default=None, description="the component it is, in a bundle's order")
 
 
 class OrderSummary(BaseModel):
@@ -81,6 +82,7 @@ class Order(OrderSummary):
 class CardHistory(BaseModel):
     code: str  # masked
     batch_id: str
+    sku: str | None = None  # the card's own SKU (a bundle's order holds its components')
     serial: str | None = None
     status: str
     sold_at: Timestamp | None = None

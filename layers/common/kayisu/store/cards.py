@@ -346,6 +346,7 @@ class CardRef:
     batch_id: str
     digest: str
     shard: int
+    sku: str = ""  # the pool's SKU ("": the order's own)
 
     @property
     def ref(self) -> str:
@@ -362,6 +363,6 @@ def candidate_cards(sku: str, shard: int, limit: int) -> list[CardRef]:
         Limit=limit,
     )
     return [
-        CardRef(item["pool_sk"]["S"].rsplit("#", 1)[0], item["pk"]["S"].removeprefix("CARD#"), shard)
+        CardRef(item["pool_sk"]["S"].rsplit("#", 1)[0], item["pk"]["S"].removeprefix("CARD#"), shard, sku)
         for item in response.get("Items", [])
     ]

@@ -53,8 +53,14 @@ class ProductItem(CatalogItem, discriminator="product"):
     max_per_order = NumberAttribute()
     alert_threshold = NumberAttribute()
     status = UnicodeAttribute()
+    # A bundle (套餐, CONTRACT §8): [{"sku", "quantity"}] of other products; it has no cards of its own.
+    components = JSONAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
+
+    def bundle(self) -> dict[str, int]:
+        """{component sku: units per bundle}; {} for a product with cards of its own."""
+        return {str(c["sku"]): int(c["quantity"]) for c in self.components or ()}
 
 
 class StockShardItem(CatalogItem, discriminator="stock"):
@@ -229,6 +235,24 @@ def shards_of(items: Iterable[CatalogItem]) -> ProductWithShards | None:
         elif isinstance(item, AlertItem):
             disarmed_after = item.disarmed_after()
     return ProductWithShards(product, shards, disarmed_after) if product is not None else None
+
+
+def _sku_in(pk: str) -> str:
+    """The SKU in the key of a product's item (`PRODUCT#{sku}`, `STOCK#{sku}#{nn}`)."""
+    if pk.startswith(_SHARD_PREFIX):
+        return pk.removeprefix(_SHARD_PREFIX).rsplit("#", 1)[0]
+    return pk.removeprefix("PRODUCT#")
+
+
+def load_many(skus: Iterable[str]) -> dict[str, ProductWithShards]:
+    """Several products with their shards (a bundle's components), strongly consistent, in one
+    BatchGetItem per 100 keys (a product has 2 + StockShards); a SKU with no product is left out."""
+    keys = [k for sku in dict.fromkeys(skus) for k in product_keys(sku)]
+    items: dict[str, list[CatalogItem]] = {}
+    for item in CatalogItem.batch_get(keys, consistent_read=True):
+        items.setdefault(_sku_in(item.pk), []).append(item)
+    found = {sku: shards_of(of_sku) for sku, of_sku in items.items()}
+    return {sku: entry for sku, entry in found.items() if entry is not None}
 
 
 def scan_products() -> Iterator[ProductWithStock]:

@@ -74,6 +74,19 @@ def _counter(name: str) -> NumberAttribute:
     return attribute
 
 
+StockPlan = dict[tuple[str, int], int]  # (sku, shard) → cards: an order's reservation, a bundle's over its components
+
+
+def plan_of(by_sku: dict[str, dict[int, int]]) -> StockPlan:
+    return {(sku, shard): n for sku, shards in by_sku.items() for shard, n in shards.items()}
+
+
+def move_plan(t: Transaction, plan: StockPlan, src: Stock, dst: Stock, prefix: str = "shard") -> None:
+    """move_stock for each (sku, shard) of `plan`, the parts named `{prefix}:{sku}#{shard}`."""
+    for (sku, shard), count in sorted(plan.items()):
+        move_stock(t, sku, shard, src, dst, count, name=f"{prefix}:{sku}#{shard}")
+
+
 def move_stock(t: Transaction, sku: str, shard: int, src: Stock, dst: Stock, n: int, name: str | None = None) -> None:
     """Adds to `t` the update of the SKU's shard that moves n cards from `src` to `dst` (the
     part is named `name`, by default `shard:{shard}`: a failed guard cancels `t` under it)."""

@@ -44,6 +44,7 @@ from kayisu.store.orders.items import (
     OrdersItem,
     PaymentItem,
     RefundItem,
+    reservation_json,
 )
 from kayisu.store.orders.keys import (
     INDEX_SHARDS,
@@ -158,6 +159,7 @@ __all__ = [
     "release_refund",
     "remember_event",
     "request_refund",
+    "reservation_json",
     "settle_refund",
     "sold_cards",
     "sort_key_at",

@@ -15,7 +15,7 @@ from kayisu.store import sales
 from kayisu.store.coupons import CouponItem, take_use
 from kayisu.store.orders.items import LimitItem, OrderItem, order_event, release_coupon, release_limits, release_sale
 from kayisu.store.orders.keys import LIMIT_SK, ORDER_SK, created_keys, email_keys, order_pk, pending_keys
-from kayisu.store.stock import Stock, move_stock
+from kayisu.store.stock import Stock, StockPlan, move_plan
 from kayisu.store.txn import Cancelled, Transaction
 
 
@@ -78,14 +78,15 @@ def new_order(order_id: str, email: str, created_at: datetime, expires_at: datet
 
 def place_order(
     order: OrderItem,
-    reservation: dict[int, int],
+    reservation: StockPlan,
     limits: dict[str, int],
     units_most: int | None = None,
     coupon: CouponItem | None = None,
     buyer: str | None = None,
     sale: SaleTake | None = None,
 ) -> None:
-    """Creates the order and reserves its stock in one transaction: the order exists if and only
+    """Creates the order and reserves its stock (`reservation`: a bundle's over its components)
+    in one transaction: the order exists if and only
     if its stock was reserved and it fits its pending-order limits: each of `limits` counts
     orders (`pending < most`), `order.units_limit_key` counts units (`pending + quantity <=
     units_most`). A withdrawn order of the same id (an Idempotency-Key's earlier attempt) is
@@ -98,8 +99,7 @@ def place_order(
     t.put(
         "event", order_event(order.order_id, order.created_at, None, OrderStatus.PENDING_PAYMENT, "created", "shopper")
     )
-    for shard, count in sorted(reservation.items()):
-        move_stock(t, order.sku, shard, Stock.AVAILABLE, Stock.RESERVED, count)
+    move_plan(t, reservation, Stock.AVAILABLE, Stock.RESERVED)
     for key, most in limits.items():
         t.update(
             f"limit:{key}",
@@ -165,8 +165,7 @@ def withdraw_order(order: OrderItem, at: datetime) -> bool:
     order stands. (A tombstone rather than a delete: the checkout role writes orders, it does
     not delete them.)"""
     t = Transaction()
-    for shard, count in sorted(order.reserved().items()):
-        move_stock(t, order.sku, shard, Stock.RESERVED, Stock.AVAILABLE, count)
+    move_plan(t, order.reserved(), Stock.RESERVED, Stock.AVAILABLE)
     actions: list[Action] = [
         OrderItem.status.set(OrderStatus.EXPIRED),
         OrderItem.expired_at.set(at),

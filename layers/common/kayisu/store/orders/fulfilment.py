@@ -13,7 +13,7 @@ from kayisu.orders.status import OrderStatus
 from kayisu.store.cards import CARD_SK, CardItem, CardRef, card_pk
 from kayisu.store.orders.items import OrderItem, OrderMoved, order_event, release_coupon, release_limits, release_sale
 from kayisu.store.orders.keys import ORDER_SK, order_pk
-from kayisu.store.stock import Stock, move_stock
+from kayisu.store.stock import Stock, StockPlan, move_plan
 from kayisu.store.txn import Cancelled, Transaction
 
 
@@ -34,9 +34,10 @@ def deliver(order: OrderItem, cards: list[CardRef], from_reserved: bool, token_h
     each card `available → sold` only if still available, the shards' counters moved
     (reserved → sold, or available → sold for a late payment), the order only if still paid."""
     t = Transaction()
-    by_shard: dict[int, int] = {}
+    sold: StockPlan = {}
     for card in cards:
-        by_shard[card.shard] = by_shard.get(card.shard, 0) + 1
+        sku = card.sku or str(order.sku)
+        sold[(sku, card.shard)] = sold.get((sku, card.shard), 0) + 1
         t.update(
             f"card:{card.digest}",
             CardItem(card_pk(card.digest), CARD_SK),
@@ -47,11 +48,10 @@ def deliver(order: OrderItem, cards: list[CardRef], from_reserved: bool, token_h
                 CardItem.pool_pk.remove(),
                 CardItem.pool_sk.remove(),
             ],
-            condition=(CardItem.status == "available") & (CardItem.sku == order.sku),
+            condition=(CardItem.status == "available") & (CardItem.sku == (card.sku or order.sku)),
         )
     source = Stock.RESERVED if from_reserved else Stock.AVAILABLE
-    for shard, count in sorted(by_shard.items()):
-        move_stock(t, order.sku, shard, source, Stock.SOLD, count)
+    move_plan(t, sold, source, Stock.SOLD)
     refs: Any = [c.ref for c in cards]
     actions: list[Action] = [
         OrderItem.status.set(OrderStatus.DELIVERED),

@@ -25,6 +25,7 @@ from kayisu.store import sales
 from kayisu.store.coupons import give_back, keep
 from kayisu.store.orders.keys import LIMIT_SK, iso, order_pk
 from kayisu.store.promotions_table import HELD, KEPT, RETURNED
+from kayisu.store.stock import StockPlan
 from kayisu.store.txn import Transaction
 
 
@@ -60,7 +61,9 @@ class OrderItem(OrdersItem, discriminator="order"):
     holds_limit = BooleanAttribute(default=True)
     token_hashes = UnicodeSetAttribute()  # SHA-256 of each access token; the tokens are never stored
     request_digest = UnicodeAttribute(null=True)  # set when made with an Idempotency-Key
-    reservation = UnicodeAttribute(default="{}")  # JSON {shard: count} reserved at checkout
+    # JSON {shard: count} reserved at checkout; a bundle's {"{component sku}#{shard}": count}
+    reservation = UnicodeAttribute(default="{}")
+    bundle = JSONAttribute(null=True)  # a bundle's order: {component sku: units per bundle} when ordered
     payment_method = UnicodeAttribute()
     payment_id = UnicodeAttribute(null=True)
     pay_url = UnicodeAttribute(null=True)
@@ -93,8 +96,18 @@ class OrderItem(OrdersItem, discriminator="order"):
     gsi3pk = UnicodeAttribute(null=True)
     gsi3sk = UnicodeAttribute(null=True)
 
-    def reserved(self) -> dict[int, int]:
-        return {int(k): int(v) for k, v in json.loads(self.reservation or "{}").items()}
+    def reserved(self) -> StockPlan:
+        """What the order holds reserved, by (sku, shard)."""
+        plan: StockPlan = {}
+        for key, count in json.loads(self.reservation or "{}").items():
+            sku, _, shard = str(key).rpartition("#")
+            plan[(sku or str(self.sku), int(shard))] = int(count)
+        return plan
+
+    def stock_units(self) -> dict[str, int]:
+        """The cards it takes of each SKU: `quantity` of its own, or of each bundle component."""
+        per_bundle = {str(k): int(v) for k, v in (self.bundle or {}).items()} or {str(self.sku): 1}
+        return {sku: units * int(self.quantity) for sku, units in per_bundle.items()}
 
     def card_refs(self) -> list[tuple[str, str]]:
         pairs = [str(ref).split(":", 1) for ref in self.cards or []]
@@ -157,6 +170,12 @@ class LimitItem(OrdersItem, discriminator="limit"):
 
 class OrderMoved(Exception):
     """The order is no longer in the state this change starts from (another worker got there)."""
+
+
+def reservation_json(sku: str, plan: StockPlan) -> str:
+    """An order's `reservation`: shards of its own SKU by number, a bundle's components' by
+    `{sku}#{shard}` (SKUs have no '#')."""
+    return json.dumps({(str(shard) if s == sku else f"{s}#{shard}"): n for (s, shard), n in sorted(plan.items())})
 
 
 def order_event(order_id: str, at: datetime, before: str | None, after: str, reason: str, actor: str) -> OrderEventItem:

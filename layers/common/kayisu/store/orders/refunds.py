@@ -23,7 +23,7 @@ from kayisu.store.orders.items import (
     release_sale,
 )
 from kayisu.store.orders.keys import ORDER_SK, REFUND_SK, money_keys, order_pk, paid_keys, refund_pk
-from kayisu.store.stock import Stock, move_stock
+from kayisu.store.stock import Stock, StockPlan, move_plan
 from kayisu.store.txn import Cancelled, Transaction
 
 
@@ -32,6 +32,7 @@ class RefundedCard:
     digest: str
     shard: int
     redeemed: bool = False
+    sku: str = ""  # its own SKU (a bundle's order holds cards of its components); "": the order's
 
 
 @dataclass
@@ -39,7 +40,7 @@ class RefundPlan:
     """What refunding an order gives back: cards to void (delivered) or a reservation to release."""
 
     void_cards: list[RefundedCard] = field(default_factory=list)
-    release: dict[int, int] = field(default_factory=dict)
+    release: StockPlan = field(default_factory=dict)
 
 
 class CardRedeemed(Exception):
@@ -78,7 +79,10 @@ def _order_refund_item(order: OrderItem, refund_id: str, reason: str, status: st
 
 def sold_cards(order: OrderItem) -> list[RefundedCard]:
     keys = [(card_pk(digest), CARD_SK) for _, digest in order.card_refs()]
-    return [RefundedCard(str(c.digest), int(c.shard), c.redeemed_at is not None) for c in CardItem.batch_get(keys)]
+    return [
+        RefundedCard(str(c.digest), int(c.shard), c.redeemed_at is not None, str(c.sku))
+        for c in CardItem.batch_get(keys)
+    ]
 
 
 def request_refund(order: OrderItem, reason: str, cards: list[RefundedCard], at: datetime) -> None:
@@ -216,9 +220,10 @@ def refund(
             condition=RefundItem.pk.does_not_exist(),
         )
     t.put("event", order_event(order.order_id, at, before, OrderStatus.REFUNDED, reason, actor))
-    by_shard: dict[int, int] = {}
+    voided: StockPlan = {}
     for card in plan.void_cards:
-        by_shard[card.shard] = by_shard.get(card.shard, 0) + 1
+        at_shard = (card.sku or str(order.sku), card.shard)
+        voided[at_shard] = voided.get(at_shard, 0) + 1
         t.update(
             f"card:{card.digest}",
             CardItem(card_pk(card.digest), CARD_SK),
@@ -227,10 +232,8 @@ def refund(
             & (CardItem.order_id == order.order_id)
             & CardItem.redeemed_at.does_not_exist(),
         )
-    for shard, count in sorted(by_shard.items()):
-        move_stock(t, order.sku, shard, Stock.SOLD, Stock.VOID, count)
-    for shard, count in sorted(plan.release.items()):
-        move_stock(t, order.sku, shard, Stock.RESERVED, Stock.AVAILABLE, count, name=f"release:{shard}")
+    move_plan(t, voided, Stock.SOLD, Stock.VOID)
+    move_plan(t, plan.release, Stock.RESERVED, Stock.AVAILABLE, prefix="release")
     actions: list[Action] = [
         OrderItem.status.set(OrderStatus.REFUNDED),
         OrderItem.refunded_at.set(at),
@@ -315,8 +318,7 @@ def record_outside_refund(
 def expire(order: OrderItem, at: datetime) -> None:
     """`pending_payment → expired` once its deadline passed, giving its reservation back."""
     t = Transaction()
-    for shard, count in sorted(order.reserved().items()):
-        move_stock(t, order.sku, shard, Stock.RESERVED, Stock.AVAILABLE, count)
+    move_plan(t, order.reserved(), Stock.RESERVED, Stock.AVAILABLE)
     actions: list[Action] = [
         OrderItem.status.set(OrderStatus.EXPIRED),
         OrderItem.expired_at.set(at),
